@@ -1,0 +1,31 @@
+# -*- coding: utf-8 -*-
+# Copyright: drkit.backup contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Requirements shared by the drkit.backup modules, and the keystore option."""
+
+    DOCUMENTATION = r"""
+options: {}
+requirements:
+  - Python 3.9 or later on the managed host.
+  - cryptography (50.0 or later recommended; older releases hold the GIL during AES-GCM, so encryption
+    then uses one core).
+  - zstandard.
+notes:
+  - Install the Python requirements on a host with the C(requirements-host.txt) file of the collection, or
+    with the playbook C(drkit.backup.prepare_hosts).
+"""
+
+    KEYSTORE = r"""
+options:
+  keystore:
+    description:
+      - Directory holding the backup keys on the managed host. It and the files in it are readable by their
+        owner only.
+    type: path
+    default: /var/lib/drkit/keys
+"""

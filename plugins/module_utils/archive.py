@@ -1,0 +1,492 @@
+# -*- coding: utf-8 -*-
+# Copyright: drkit.backup contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The backup format: a directory with ``header.json`` and ``parts/``.
+
+``header.json`` (canonical JSON) has two halves:
+
+- ``manifest``: every piece of metadata and the list of parts, readable with
+  no key; protected by ``manifestSha256`` (catches accidents) and, when
+  encrypted, by ``manifestMac``, an HMAC under a key derived from the data key
+  (catches any change by anyone without the key);
+- ``keySlots``: the backup's random data key wrapped by one or more backup
+  keys, each slot bound to the backup id. Rotation rewrites only the slots.
+
+Each part is stored by :mod:`stream` under its own key, derived from the data
+key, the backup id and the part name. A backup is built as
+``<root>/.<name>.partial/`` and renamed into place once its header is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import errno
+import hashlib
+import os
+import re
+import shutil
+import uuid
+
+from ansible_collections.drkit.backup.plugins.module_utils import canonjson, crypto
+from ansible_collections.drkit.backup.plugins.module_utils.fsutil import fsync_dir
+from ansible_collections.drkit.backup.plugins.module_utils.errors import (
+    FormatError, IntegrityError, InvalidInput, KeyNotFound, NoSpace)
+from ansible_collections.drkit.backup.plugins.module_utils.stream import (
+    DEFAULT_CHUNK_SIZE, DEFAULT_LEVEL, ChunkCodec, PartReader, PartWriter)
+
+FORMAT = "drkit-backup"
+FORMAT_VERSION = "1.0"
+HEADER = "header.json"
+PARTS = "parts"
+PARTIAL_SUFFIX = ".partial"
+SCHEME_KEY = "aes-256-gcm-stream"
+SCHEME_NONE = "none"
+MAX_HEADER_BYTES = 16 * 1024 * 1024
+NAME_RE = re.compile(r"^(?P<product>[a-z][a-z0-9_]*)-(?P<type>full|data)-"
+                     r"(?P<stamp>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})$")
+PART_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+SLOT_AAD = b"drkit-slot-v1\x00"
+
+
+# --- names and times -------------------------------------------------------
+
+def backup_name(product: str, backup_type: str, moment: datetime.datetime) -> str:
+    """``<product>-<full|data>-YYYY-MM-DD-HH-MM-SS`` in UTC, as ipa-backup names its own."""
+    return "%s-%s-%s" % (product, backup_type, moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d-%H-%M-%S"))
+
+
+def check_part_name(name: str):
+    if not isinstance(name, str) or not PART_NAME_RE.match(name) or name in (".", ".."):
+        raise InvalidInput("part name %r is not allowed: use letters, digits, '.', '_' and '-' (at most 100)" % (name,))
+
+
+# --- keys derived from the data key ------------------------------------------
+
+def _part_key(data_key: bytes, backup_id: str, part: str) -> bytes:
+    return crypto.derive(data_key, backup_id.encode(), b"drkit-part-v1\x00" + part.encode())
+
+
+def _mac_key(data_key: bytes, backup_id: str) -> bytes:
+    return crypto.derive(data_key, backup_id.encode(), b"drkit-manifest-v1")
+
+
+def _slot_aad(backup_id: str, key_id: str) -> bytes:
+    return SLOT_AAD + backup_id.encode() + b"\x00" + key_id.encode()
+
+
+def make_slot(backup_id: str, key_id: str, key_material: bytes, data_key: bytes) -> dict:
+    slot = {"type": "backup-key", "keyId": key_id}
+    slot.update(crypto.seal(key_material, data_key, _slot_aad(backup_id, key_id)))
+    return slot
+
+
+# --- the header ----------------------------------------------------------------
+
+def _require(mapping, field, kind, where):
+    value = mapping.get(field)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise FormatError("%s: field %r is missing or of the wrong type" % (where, field))
+    return value
+
+
+class Header:
+    """A parsed, structurally checked ``header.json``."""
+
+    def __init__(self, doc: dict, where: str):
+        self.doc = doc
+        self.where = where
+        manifest = _require(doc, "manifest", dict, where)
+        self.manifest = manifest
+        version = _require(manifest, "formatVersion", str, where)
+        major = version.split(".")[0]
+        if not major.isdigit():
+            raise FormatError("%s: format version %r is not understood" % (where, version))
+        if int(major) > int(FORMAT_VERSION.split(".")[0]):
+            raise FormatError("%s was written in format %s by a newer drkit.backup; this release reads "
+                              "format %s.x: upgrade the drkit.backup collection to read it"
+                              % (where, version, FORMAT_VERSION.split(".")[0]))
+        if doc.get("format") != FORMAT:
+            raise FormatError("%s is not a drkit backup header" % where)
+        for field in ("id", "name", "product", "type", "createdAt", "scope"):
+            _require(manifest, field, str, where)
+        encryption = _require(manifest, "encryption", dict, where)
+        if encryption.get("scheme") not in (SCHEME_KEY, SCHEME_NONE):
+            raise FormatError("%s: unknown encryption scheme %r" % (where, encryption.get("scheme")))
+        chunk = _require(encryption, "chunkSize", int, where)
+        if not 4096 <= chunk <= 64 * 1024 * 1024:
+            raise FormatError("%s: chunk size %d is out of range" % (where, chunk))
+        seen = set()
+        for part in _require(manifest, "parts", list, where):
+            if not isinstance(part, dict):
+                raise FormatError("%s: a part entry is not an object" % where)
+            name = _require(part, "name", str, where)
+            if not PART_NAME_RE.match(name) or name in seen:
+                raise FormatError("%s: part name %r is invalid or repeated" % (where, name))
+            seen.add(name)
+            for field in ("size", "storedSize"):
+                if _require(part, field, int, where) < 0:
+                    raise FormatError("%s: part %r has a negative %s" % (where, name, field))
+            _require(part, "storedSha256", str, where)
+        _require(doc, "manifestSha256", str, where)
+        slots = _require(doc, "keySlots", list, where)
+        for slot in slots:
+            if not isinstance(slot, dict) or not isinstance(slot.get("keyId"), str):
+                raise FormatError("%s: a key slot is malformed" % where)
+        if self.encrypted and not slots:
+            raise FormatError("%s: the backup is encrypted but has no key slot" % where)
+
+    @classmethod
+    def parse(cls, raw: bytes, where: str) -> "Header":
+        return cls(canonjson.loads(raw, where), where)
+
+    def to_bytes(self) -> bytes:
+        return canonjson.dumps(self.doc)
+
+    @property
+    def id(self) -> str:
+        return self.manifest["id"]
+
+    @property
+    def name(self) -> str:
+        return self.manifest["name"]
+
+    @property
+    def parts(self) -> list:
+        return self.manifest["parts"]
+
+    def part(self, name: str) -> dict:
+        for part in self.parts:
+            if part["name"] == name:
+                return part
+        raise InvalidInput("backup %s has no part %r; its parts are: %s"
+                           % (self.name, name, ", ".join(p["name"] for p in self.parts) or "none"))
+
+    @property
+    def encrypted(self) -> bool:
+        return self.manifest["encryption"]["scheme"] != SCHEME_NONE
+
+    @property
+    def key_ids(self) -> list:
+        return [slot["keyId"] for slot in self.doc["keySlots"]]
+
+    def digest_ok(self) -> bool:
+        return self.doc["manifestSha256"] == hashlib.sha256(canonjson.dumps(self.manifest)).hexdigest()
+
+    def summary(self) -> dict:
+        """What modules return about a backup: the manifest plus how it is protected."""
+        info = dict(self.manifest)
+        if self.encrypted:
+            info["protection"] = "encrypted (%s) with backup key %s" % (
+                SCHEME_KEY, " or ".join(self.key_ids))
+        else:
+            info["protection"] = "not encrypted (checksums only)"
+        info["keyIds"] = self.key_ids
+        info["storedSize"] = sum(p["storedSize"] for p in self.parts)
+        info["size"] = sum(p["size"] for p in self.parts)
+        return info
+
+
+def new_header(manifest: dict, data_key, slots: list) -> Header:
+    """Seal a complete manifest: digest, MAC (when encrypted) and key slots."""
+    raw = canonjson.dumps(manifest)
+    doc = {"format": FORMAT, "manifest": manifest, "keySlots": slots,
+           "manifestSha256": hashlib.sha256(raw).hexdigest()}
+    if data_key is not None:
+        doc["manifestMac"] = crypto.mac(_mac_key(data_key, manifest["id"]), raw)
+    return Header(doc, "backup %s" % manifest["name"])
+
+
+def unlock(header: Header, lookup_key, keystore_name="the keystore"):
+    """Return the data key of ``header`` (None when not encrypted).
+
+    ``lookup_key(key_id)`` returns a backup key's material or None. Checks the
+    manifest MAC, so any change to the header is caught here.
+    """
+    if not header.encrypted:
+        return None
+    data_key = None
+    missing = []
+    for slot in header.doc["keySlots"]:
+        material = lookup_key(slot["keyId"])
+        if material is None:
+            missing.append(slot["keyId"])
+            continue
+        data_key = crypto.unseal(material, slot, _slot_aad(header.id, slot["keyId"]),
+                                 "key slot of %s" % header.name)
+        if data_key is None:
+            raise IntegrityError("backup %s: its key slot for backup key %s does not open with that key: "
+                                 "the header was changed or damaged" % (header.name, slot["keyId"]))
+        break
+    if data_key is None:
+        raise KeyNotFound("backup %s is encrypted with backup key %s, which is not in %s: upload that key "
+                          "(drkit.backup.backup_key_upload) and try again"
+                          % (header.name, " or ".join(missing), keystore_name))
+    if not crypto.mac_ok(_mac_key(data_key, header.id), canonjson.dumps(header.manifest),
+                         header.doc.get("manifestMac")):
+        raise IntegrityError("backup %s: header.json does not authenticate: its manifest was changed"
+                             % header.name)
+    return data_key
+
+
+def codec_for(header: Header, data_key, part: str, level=0) -> ChunkCodec:
+    key = _part_key(data_key, header.id, part) if data_key is not None else None
+    return ChunkCodec(key, header.manifest["encryption"]["chunkSize"], level)
+
+
+# --- where a backup lives: a directory (or, in packfile, a single file) -------
+
+class _HashingReader:
+    """Passes reads through and hashes what went by (stored-form checksums)."""
+
+    def __init__(self, raw):
+        self._raw = raw
+        self.hash = hashlib.sha256()
+        self.count = 0
+
+    def read(self, count=-1):
+        data = self._raw.read(count)
+        self.hash.update(data)
+        self.count += len(data)
+        return data
+
+
+class BackupSource:
+    """Read access to a stored backup; subclasses say where the bytes are."""
+
+    form = None
+    path = None
+    name = None
+
+    def header_bytes(self) -> bytes:
+        raise NotImplementedError
+
+    def stored_parts(self) -> dict:
+        """Part name -> stored size, for what is actually present."""
+        raise NotImplementedError
+
+    def open_part(self, name):
+        """(file object positioned at the part's start, byte limit or None)."""
+        raise NotImplementedError
+
+    def header(self) -> Header:
+        return Header.parse(self.header_bytes(), "header.json of backup %s" % self.name)
+
+
+class DirectorySource(BackupSource):
+    form = "directory"
+
+    def __init__(self, path: str):
+        self.path = os.path.abspath(path)
+        self.name = os.path.basename(self.path.rstrip("/"))
+        if not os.path.isdir(self.path):
+            raise InvalidInput("%s is not a backup directory" % self.path)
+        if not os.path.isfile(os.path.join(self.path, HEADER)):
+            raise InvalidInput("%s has no header.json: it is not a backup, or an incomplete one"
+                               % self.path)
+
+    def header_bytes(self) -> bytes:
+        with open(os.path.join(self.path, HEADER), "rb") as handle:
+            data = handle.read(MAX_HEADER_BYTES + 1)
+        if len(data) > MAX_HEADER_BYTES:
+            raise FormatError("header.json of %s is too large to be a drkit header" % self.name)
+        return data
+
+    def stored_parts(self) -> dict:
+        found = {}
+        parts_dir = os.path.join(self.path, PARTS)
+        if os.path.isdir(parts_dir):
+            for entry in os.scandir(parts_dir):
+                found[entry.name] = entry.stat(follow_symlinks=False).st_size
+        return found
+
+    def open_part(self, name):
+        check_part_name(name)
+        return open(os.path.join(self.path, PARTS, name), "rb"), None
+
+
+# --- checking --------------------------------------------------------------------
+
+def check_backup(source: BackupSource, pool, lookup_key=None, full=False, keystore_name="the keystore",
+                 consumer=None):
+    """Verify a backup; returns (header or None, list of problems as sentences).
+
+    Without ``full``: the header's canonical form and digest, and every stored
+    part's presence, size and SHA-256 (no key needed). With ``full``: also the
+    key, the manifest MAC and every chunk of every part, decrypted and
+    decompressed, against the recorded plaintext sizes and checksums.
+    ``consumer(part, reader)``, when given, reads each part's plaintext during
+    that same pass (a restore's dry run); the rest is drained and checked.
+    """
+    try:
+        header = source.header()
+    except (FormatError, InvalidInput) as exc:
+        return None, [str(exc)]
+    problems = []
+    if not header.digest_ok():
+        problems.append("header.json of backup %s does not match its checksum: it was changed"
+                        % source.name)
+        return header, problems
+    data_key = None
+    if full:
+        try:
+            data_key = unlock(header, lookup_key or (lambda key_id: None), keystore_name)
+        except (IntegrityError, KeyNotFound) as exc:
+            return header, problems + [str(exc)]
+    stored = source.stored_parts()
+    for extra in sorted(set(stored) - set(p["name"] for p in header.parts)):
+        problems.append("backup %s holds a file %s that its header does not list" % (header.name, extra))
+    for part in header.parts:
+        problem = _check_part(source, header, part, stored, pool, data_key, full, consumer)
+        if problem:
+            problems.append(problem)
+    return header, problems
+
+
+def _check_part(source, header, part, stored, pool, data_key, full, consumer):
+    name = part["name"]
+    where = "part %s of backup %s" % (name, header.name)
+    if name not in stored:
+        return "%s is missing" % where
+    if stored[name] != part["storedSize"]:
+        return "%s has %d bytes where %d were written: it was truncated or extended" % (
+            where, stored[name], part["storedSize"])
+    handle, limit = source.open_part(name)
+    with handle:
+        hashing = _HashingReader(handle)
+        try:
+            if full:
+                reader = PartReader(hashing, codec_for(header, data_key, name), pool, where, limit=limit,
+                                    hash_plaintext=bool(part.get("sha256")))
+                if consumer is not None:
+                    consumer(part, reader)
+                reader.drain()
+                if reader.size != part["size"] or part.get("sha256") and reader.sha256 != part["sha256"]:
+                    return "%s does not hold the data that was backed up (size or checksum differs)" % where
+            else:
+                _drain_raw(hashing, limit if limit is not None else part["storedSize"])
+        except IntegrityError as exc:
+            return str(exc)
+    if hashing.count != part["storedSize"] or hashing.hash.hexdigest() != part["storedSha256"]:
+        return "%s does not match its checksum: it was changed or damaged" % where
+    return None
+
+
+def _drain_raw(reader, size):
+    while size > 0:
+        data = reader.read(min(size, 1 << 20))
+        if not data:
+            return
+        size -= len(data)
+
+
+def open_part_reader(source, header, data_key, part_name, pool):
+    """A plaintext reader over one part of a backup that has been unlocked."""
+    part = header.part(part_name)
+    handle, limit = source.open_part(part_name)
+    reader = PartReader(handle, codec_for(header, data_key, part_name), pool,
+                        "part %s of backup %s" % (part_name, header.name), limit=limit,
+                        hash_plaintext=bool(part.get("sha256")))
+    return handle, reader, part
+
+
+# --- writing ----------------------------------------------------------------------
+
+def disk_full(exc: OSError, path: str, written: int) -> NoSpace:
+    try:
+        free = shutil.disk_usage(path).free
+    except OSError:
+        free = 0
+    return NoSpace("no space left on the disk holding %s: the backup needed more than the %d MiB it had "
+                   "written (%d MiB free now); the partial backup was removed and earlier backups are "
+                   "untouched. Free space or choose another dest." % (path, written >> 20, free >> 20))
+
+
+class BackupWriter:
+    """Builds one backup under ``<root>/.<name>.partial`` and renames it into place.
+
+    Use as a context manager: leaving it with an exception removes the partial.
+    """
+
+    def __init__(self, root, manifest, data_key, slots, pool, level=DEFAULT_LEVEL,
+                 chunk_size=DEFAULT_CHUNK_SIZE, hash_plaintext=False):
+        self.root = root
+        self.name = manifest["name"]
+        self.final = os.path.join(root, self.name)
+        self.partial = os.path.join(root, "." + self.name + PARTIAL_SUFFIX)
+        self._manifest = dict(manifest)
+        self._manifest["encryption"] = {
+            "scheme": SCHEME_KEY if data_key is not None else SCHEME_NONE, "chunkSize": chunk_size}
+        self._manifest["compression"] = {"algorithm": "zstd", "level": level} if level else {"algorithm": "none"}
+        self._manifest["parts"] = []
+        self._data_key = data_key
+        self._slots = slots
+        self._pool = pool
+        self._level = level
+        self._chunk_size = chunk_size
+        # With no key nothing else authenticates the content: keep its checksum.
+        self._hash_plaintext = hash_plaintext or data_key is None
+        self.written = 0
+        self.header = None
+
+    def __enter__(self):
+        os.mkdir(self.partial, 0o700)
+        os.mkdir(os.path.join(self.partial, PARTS), 0o700)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            shutil.rmtree(self.partial, ignore_errors=True)
+            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+                raise disk_full(exc, self.root, self.written) from exc
+        return False
+
+    @contextlib.contextmanager
+    def part(self, name: str, kind: str, **extra):
+        """Yields a writable file; what is written becomes part ``name`` (``extra`` goes to the manifest)."""
+        check_part_name(name)
+        if any(p["name"] == name for p in self._manifest["parts"]):
+            raise InvalidInput("part %s is written twice" % name)
+        key = _part_key(self._data_key, self._manifest["id"], name) if self._data_key is not None else None
+        codec = ChunkCodec(key, self._chunk_size, self._level)
+        path = os.path.join(self.partial, PARTS, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb", buffering=1 << 20) as out:
+            writer = PartWriter(out, codec, self._pool, hash_plaintext=self._hash_plaintext)
+            try:
+                yield writer
+                writer.close()
+            except BaseException:
+                writer.abort()
+                raise
+            finally:
+                self.written += writer.stored_size
+            out.flush()
+            os.fsync(out.fileno())
+        entry = dict(extra)
+        entry.update({"name": name, "kind": kind, "size": writer.size,
+                      "storedSize": writer.stored_size, "storedSha256": writer.stored_sha256})
+        if writer.sha256:
+            entry["sha256"] = writer.sha256
+        self._manifest["parts"].append(entry)
+
+    def commit(self) -> str:
+        """Write the header last, then rename the partial into place."""
+        self.header = new_header(self._manifest, self._data_key, self._slots)
+        fd = os.open(os.path.join(self.partial, HEADER), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(self.header.to_bytes())
+            out.flush()
+            os.fsync(out.fileno())
+        fsync_dir(os.path.join(self.partial, PARTS))
+        fsync_dir(self.partial)
+        os.rename(self.partial, self.final)
+        fsync_dir(self.root)
+        return self.final
+
+
+def new_manifest(**fields) -> dict:
+    """The manifest fields every backup has; callers add the provider's own."""
+    manifest = {"formatVersion": FORMAT_VERSION, "id": str(uuid.uuid4())}
+    manifest.update(fields)
+    return manifest

@@ -1,0 +1,91 @@
+# -*- coding: utf-8 -*-
+# Copyright: drkit.backup contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a backup root holds: finished backups, single-file backups and partials.
+
+A root holds backups directly, and copies gathered from other hosts one level
+down in ``<root>/<source host>/``. Partials (``.<name>.partial``) are listed as
+incomplete and never opened as backups.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ansible_collections.drkit.backup.plugins.module_utils import archive, packfile
+from ansible_collections.drkit.backup.plugins.module_utils.errors import DrkitError
+
+COMPLETE = "complete"
+INCOMPLETE = "incomplete"
+
+
+class Entry:
+    """One item found in a backup root."""
+
+    def __init__(self, name, path, status, form):
+        self.name = name
+        self.path = path
+        self.status = status
+        self.form = form
+
+    @property
+    def stamp(self) -> str:
+        match = archive.NAME_RE.match(self.name)
+        return match.group("stamp") if match else ""
+
+    def describe(self) -> dict:
+        return {"name": self.name, "path": self.path, "status": self.status, "form": self.form}
+
+
+def _classify(directory: str, entry) -> Entry:
+    name = entry.name
+    path = os.path.join(directory, name)
+    is_dir = entry.is_dir(follow_symlinks=False)
+    if name.startswith(".") and name.endswith(archive.PARTIAL_SUFFIX):
+        inner = name[1:-len(archive.PARTIAL_SUFFIX)]
+        form = "directory" if is_dir else "file"
+        if inner.endswith(packfile.SUFFIX):
+            inner = inner[:-len(packfile.SUFFIX)]
+        if archive.NAME_RE.match(inner):
+            return Entry(inner, path, INCOMPLETE, form)
+        return None
+    if is_dir and archive.NAME_RE.match(name):
+        status = COMPLETE if os.path.isfile(os.path.join(path, archive.HEADER)) else INCOMPLETE
+        return Entry(name, path, status, "directory")
+    if entry.is_file(follow_symlinks=False) and name.endswith(packfile.SUFFIX) \
+            and archive.NAME_RE.match(name[:-len(packfile.SUFFIX)]):
+        return Entry(name[:-len(packfile.SUFFIX)], path, COMPLETE, "file")
+    return None
+
+
+def list_root(root: str) -> list:
+    """Entries in ``root`` and its host subdirectories, newest first."""
+    found = []
+    if not os.path.isdir(root):
+        return found
+    for entry in os.scandir(root):
+        item = _classify(root, entry)
+        if item is not None:
+            found.append(item)
+        elif entry.is_dir(follow_symlinks=False) and not entry.name.startswith("."):
+            for sub in os.scandir(entry.path):
+                item = _classify(entry.path, sub)
+                if item is not None:
+                    found.append(item)
+    found.sort(key=lambda e: (e.stamp, e.name, e.path), reverse=True)
+    return found
+
+
+def complete_headers(roots) -> list:
+    """(entry, header) for every finished backup under ``roots`` whose header parses."""
+    result = []
+    for root in roots:
+        for entry in list_root(root):
+            if entry.status != COMPLETE:
+                continue
+            try:
+                header = packfile.open_backup(entry.path).header()
+            except DrkitError:
+                continue
+            result.append((entry, header))
+    return result

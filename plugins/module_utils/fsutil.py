@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+# Copyright: drkit.backup contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Small file-system helpers: private directories and crash-safe writes."""
+
+from __future__ import annotations
+
+import os
+
+from ansible_collections.drkit.backup.plugins.module_utils.errors import InvalidInput
+
+
+def fsync_dir(path: str):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def private_dir(path: str) -> str:
+    """Creates ``path`` (and missing parents) readable by its owner only; an existing one is left as it is."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise InvalidInput("%s exists and is not a directory" % path)
+    if not os.path.isdir(path):
+        os.makedirs(path, 0o700)
+        os.chmod(path, 0o700)  # whatever the umask
+    return path
+
+
+def write_atomic(path: str, data: bytes, mode: int = 0o600):
+    """Replaces ``path`` with ``data`` so that a crash leaves the old or the new file, never half."""
+    directory = os.path.dirname(path) or "."
+    tmp = os.path.join(directory, ".%s.tmp%d" % (os.path.basename(path), os.getpid()))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), mode)
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    fsync_dir(directory)
+
+
+def check_writable_dir(path: str, what: str):
+    """A clear error when ``path`` cannot take new files."""
+    if not os.path.isdir(path):
+        raise InvalidInput("%s %s does not exist or is not a directory" % (what, path))
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise InvalidInput("%s %s is not writable by this user" % (what, path))

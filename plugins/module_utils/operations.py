@@ -1,0 +1,366 @@
+# -*- coding: utf-8 -*-
+# Copyright: drkit.backup contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The operations the modules run: back up, restore, inspect, delete, pack.
+
+Each works out what it would do first; in check mode it stops there and
+reports the plan. The modules only parse parameters and report.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import datetime
+import getpass
+import os
+import shutil
+import socket
+import time
+
+from ansible_collections.drkit.backup.plugins.module_utils import archive, catalog, crypto, packfile
+from ansible_collections.drkit.backup.plugins.module_utils.errors import (
+    IntegrityError, InvalidInput, KeyNotFound)
+from ansible_collections.drkit.backup.plugins.module_utils.fsutil import check_writable_dir, private_dir
+from ansible_collections.drkit.backup.plugins.module_utils.keys import check_scope, scope_label
+from ansible_collections.drkit.backup.plugins.module_utils.providers import get_provider
+from ansible_collections.drkit.backup.plugins.module_utils.services import ServiceControl, stopped
+from ansible_collections.drkit.backup.plugins.module_utils.timeutil import parse_time, rfc3339, utc_now
+from ansible_collections.drkit.backup.plugins.module_utils.version import TOOL
+
+DEFAULT_DEST = "/var/lib/drkit/backups"
+CHANGES_SHOWN = 50
+COPY_BYTES = 1 << 20
+
+
+@contextlib.contextmanager
+def worker_pool():
+    """Threads for compression, encryption and hashing (the libraries release the GIL)."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2),
+                                                 thread_name_prefix="drkit")
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def source_host() -> str:
+    return socket.getfqdn()
+
+
+# --- backup ----------------------------------------------------------------------
+
+def _backup_key(keystore, encryption, key_id, scope, domain):
+    """The backup key to encrypt with (None for ``encryption: none``), checked against the scope."""
+    if encryption == "none":
+        if key_id:
+            raise InvalidInput("encryption none was asked for together with key_id %s: drop key_id, or use "
+                               "encryption key" % key_id)
+        return None
+    if encryption != "key":
+        raise InvalidInput("encryption must be key or none, not %r" % (encryption,))
+    if key_id:
+        key = keystore.require(key_id)
+    else:
+        key = keystore.default_key(scope, domain)
+        if key is None:
+            raise KeyNotFound("there is no default backup key for the %s scope in %s: create one with "
+                              "drkit.backup.backup_key (default: true), or give key_id"
+                              % (scope_label(scope, domain), keystore))
+    if (key.scope, key.domain or None) != (scope, domain or None):
+        raise InvalidInput("backup key %s belongs to the %s scope and cannot encrypt a %s backup: use a key "
+                           "of that scope" % (key.id, scope_label(key.scope, key.domain),
+                                              scope_label(scope, domain)))
+    return key
+
+
+def _same_kind(header, product, host, scope, domain, backup_type, online, described) -> bool:
+    manifest = header.manifest
+    return (manifest.get("product"), manifest.get("sourceHost"), manifest.get("scope"), manifest.get("domain"),
+            manifest.get("type"), manifest.get("online"), manifest.get("provider")) == (
+                product, host, scope, domain, backup_type, online, described)
+
+
+def _recent_backup(dest, max_age, **kind):
+    """A finished backup of the same kind younger than ``max_age`` seconds, or None."""
+    if not max_age:
+        return None
+    horizon = utc_now() - datetime.timedelta(seconds=max_age)
+    for entry, header in catalog.complete_headers([dest]):
+        if os.path.dirname(entry.path) != os.path.abspath(dest):
+            continue
+        try:
+            created = parse_time(header.manifest["createdAt"])
+        except ValueError:
+            continue
+        if created >= horizon and _same_kind(header, **kind):
+            return entry, header
+    return None
+
+
+def _free_name(dest, product, backup_type) -> tuple:
+    """A name not yet used in ``dest``; a name already taken waits for the next second."""
+    while True:
+        moment = utc_now()
+        name = archive.backup_name(product, backup_type, moment)
+        taken = [os.path.join(dest, name), os.path.join(dest, "." + name + archive.PARTIAL_SUFFIX),
+                 os.path.join(dest, name + packfile.SUFFIX)]
+        if not any(os.path.lexists(path) for path in taken):
+            return name, moment
+        time.sleep(1.0 - moment.microsecond / 1e6 + 0.01)
+
+
+def create_backup(keystore, provider, provider_options=None, backup_type="full", online=False,
+                  dest=DEFAULT_DEST, encryption="key", key_id=None, scope="system", domain=None,
+                  description="", max_age=0, compression_level=archive.DEFAULT_LEVEL,
+                  stop_command=None, start_command=None, check_mode=False):
+    """Takes one backup; returns the module result."""
+    check_scope(scope, domain)
+    adapter = get_provider(provider, provider_options)
+    adapter.check_backup(backup_type, online)
+    key = _backup_key(keystore, encryption, key_id, scope, domain)
+    services = [] if online else adapter.services()
+    control = ServiceControl(stop_command, start_command) if services else None
+    described = adapter.describe()
+    dest = os.path.abspath(dest)
+    if os.path.exists(dest):
+        check_writable_dir(dest, "backup root")
+    else:
+        check_writable_dir(_existing_parent(dest), "the parent of backup root")
+    host = source_host()
+    recent = _recent_backup(dest, max_age, product=adapter.name, host=host, scope=scope, domain=domain,
+                            backup_type=backup_type, online=online, described=described)
+    if recent is not None:
+        entry, header = recent
+        return {"changed": False, "path": entry.path, "backup": header.summary(),
+                "msg": "backup %s is younger than max_age: nothing was stopped or written" % entry.name}
+    if check_mode:
+        return {"changed": True, "path": None, "backup": None,
+                "msg": "a %s backup of %s would be written to %s%s" % (
+                    backup_type, adapter.name, dest,
+                    " with services stopped: %s" % ", ".join(services) if services else "")}
+    private_dir(dest)
+    began = time.monotonic()
+    name, moment = _free_name(dest, adapter.name, backup_type)
+    manifest = archive.new_manifest(
+        name=name, product=adapter.name, productVersion=adapter.product_version(), type=backup_type,
+        online=online, scope=scope, domain=domain, createdAt=rfc3339(moment), sourceHost=host,
+        serverRoles=described.pop("serverRoles", []), creator=getpass.getuser(), tool=TOOL,
+        description=description or "", tiedToHSM=False, provider=described)
+    data_key = crypto.random_key() if key is not None else None
+    slots = [archive.make_slot(manifest["id"], key.id, key.material, data_key)] if key is not None else []
+    parts = adapter.parts(backup_type)
+    downtime = None
+    with worker_pool() as pool:
+        with archive.BackupWriter(dest, manifest, data_key, slots, pool,
+                                  level=compression_level) as writer:
+            if services:
+                downtime = _capture_offline(adapter, parts, services, control, writer, dest, name)
+            else:
+                for part in parts:
+                    with writer.part(part.name, part.kind, **part.extra) as out:
+                        adapter.capture(part, out)
+            path = writer.commit()
+    result = {"changed": True, "path": path, "backup": writer.header.summary(),
+              "duration_seconds": round(time.monotonic() - began, 3)}
+    if downtime is not None:
+        result["downtime_seconds"] = round(downtime.seconds, 3)
+        result["services_stopped"] = downtime.stopped
+    return result
+
+
+def _existing_parent(path):
+    parent = os.path.dirname(path)
+    while parent and not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    return parent or "/"
+
+
+def _capture_offline(adapter, parts, services, control, writer, dest, name):
+    """Services are down only while the raw parts are copied; sealing runs after they are up."""
+    capture_dir = os.path.join(dest, ".%s.capture" % name)
+    private_dir(capture_dir)
+    try:
+        with stopped(services, control) as downtime:
+            for part in parts:
+                with open(os.path.join(capture_dir, part.name), "xb") as raw:
+                    adapter.capture(part, raw)
+        for part in parts:
+            raw_path = os.path.join(capture_dir, part.name)
+            with open(raw_path, "rb") as raw, writer.part(part.name, part.kind, **part.extra) as out:
+                shutil.copyfileobj(raw, out, COPY_BYTES)
+            os.unlink(raw_path)
+    finally:
+        shutil.rmtree(capture_dir, ignore_errors=True)
+    return downtime
+
+
+def delete_backup(dest, name, check_mode=False):
+    """Removes one backup (directory or single file) from ``dest``."""
+    if not name or not archive.NAME_RE.match(name):
+        raise InvalidInput("state absent needs name, a backup name such as files-full-2026-01-31-02-00-00")
+    dest = os.path.abspath(dest)
+    found = [entry for entry in catalog.list_root(dest)
+             if entry.name == name and os.path.dirname(entry.path) == dest]
+    if not found:
+        return {"changed": False, "path": None, "msg": "backup %s is not in %s" % (name, dest)}
+    if not check_mode:
+        for entry in found:
+            if os.path.isdir(entry.path):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+    return {"changed": True, "path": found[0].path, "removed": [entry.path for entry in found]}
+
+
+# --- inspect and verify ------------------------------------------------------------
+
+def _entries(path):
+    """The backups that ``path`` names: one backup, or everything in a backup root."""
+    path = os.path.abspath(path)
+    if not os.path.exists(path):
+        raise InvalidInput("%s does not exist" % path)
+    if os.path.isfile(path) or os.path.isfile(os.path.join(path, archive.HEADER)):
+        source = packfile.open_backup(path)
+        return [catalog.Entry(source.name, source.path, catalog.COMPLETE, source.form)]
+    if archive.NAME_RE.match(os.path.basename(path)) or os.path.basename(path).endswith(archive.PARTIAL_SUFFIX):
+        raise InvalidInput("%s has no header.json: it is an incomplete backup (a run was interrupted) or "
+                           "not a backup" % path)
+    return catalog.list_root(path)
+
+
+def backup_info(path, verify="none", keystore=None):
+    """Lists (and optionally verifies) the backups at ``path``."""
+    if verify not in ("none", "checksum", "full"):
+        raise InvalidInput("verify must be none, checksum or full")
+    listed, problems = [], []
+    with worker_pool() as pool:
+        for entry in _entries(path):
+            item = entry.describe()
+            if entry.status == catalog.COMPLETE:
+                item.update(_inspect(entry, verify, keystore, pool))
+                problems.extend(item.get("problems", []))
+            listed.append(item)
+    result = {"changed": False, "backups": listed}
+    if verify != "none":
+        result["verified"] = not problems and any(b["status"] == catalog.COMPLETE for b in listed)
+        result["problems"] = problems
+    return result
+
+
+def _inspect(entry, verify, keystore, pool) -> dict:
+    try:
+        source = packfile.open_backup(entry.path)
+        if verify == "none":
+            return {"header": source.header().summary()}
+        header, problems = archive.check_backup(
+            source, pool, keystore.material if keystore else None, full=verify == "full",
+            keystore_name=str(keystore))
+    except (IntegrityError, InvalidInput) as exc:
+        return {"status": "damaged", "problems": [str(exc)]}
+    item = {"verified": not problems, "problems": problems}
+    if header is not None:
+        item["header"] = header.summary()
+    else:
+        item["status"] = "damaged"
+    return item
+
+
+# --- restore ----------------------------------------------------------------------
+
+def restore_backup(keystore, backup, provider=None, provider_options=None, parts=None,
+                   stop_command=None, start_command=None, check_mode=False):
+    """Verifies the whole backup, plans the restore, and (unless checking) applies it."""
+    source = packfile.open_backup(backup)
+    header = source.header()
+    product = header.manifest["product"]
+    if provider and provider != product:
+        raise InvalidInput("backup %s was taken by provider %s; it cannot be restored with provider %s"
+                           % (header.name, product, provider))
+    adapter = get_provider(product, provider_options)
+    selected = list(parts) if parts else [part["name"] for part in header.parts]
+    for name in selected:
+        header.part(name)
+    problems = adapter.check_restore(header)
+    if problems:
+        raise InvalidInput("backup %s does not fit this server: %s" % (header.name, "; ".join(problems)))
+
+    planned = {}
+
+    def dry_run(part, reader):
+        if part["name"] in selected:
+            planned[part["name"]] = adapter.restore_part(part, reader, check_mode=True)
+
+    with worker_pool() as pool:
+        header, problems = archive.check_backup(source, pool, keystore.material, full=True,
+                                                keystore_name=str(keystore), consumer=dry_run)
+        if problems:
+            raise IntegrityError("backup %s failed verification and nothing was restored: %s"
+                                 % (source.name, " ".join(problems)))
+        to_apply = [name for name in selected if planned.get(name)]
+        applied = planned
+        if to_apply and not check_mode:
+            applied = _apply_restore(source, header, keystore, adapter, to_apply, pool, stop_command,
+                                     start_command)
+    restored = [{"name": name, "changed": len(applied.get(name, [])),
+                 "changes": applied.get(name, [])[:CHANGES_SHOWN]} for name in selected]
+    changed_paths = [path for name in selected for path in applied.get(name, [])]
+    return {"changed": bool(changed_paths), "restored_parts": restored, "backup": header.summary(),
+            "diff": {"prepared": "\n".join(changed_paths[:1000])} if changed_paths else {}}
+
+
+def _apply_restore(source, header, keystore, adapter, names, pool, stop_command, start_command):
+    data_key = archive.unlock(header, keystore.material, str(keystore))
+    services = adapter.services()
+    applied = {}
+    with contextlib.ExitStack() as stack:
+        if services:
+            stack.enter_context(stopped(services, ServiceControl(stop_command, start_command)))
+        for name in names:
+            handle, reader, part = archive.open_part_reader(source, header, data_key, name, pool)
+            with handle:
+                applied[name] = adapter.restore_part(part, reader, check_mode=False)
+                reader.drain()
+    return applied
+
+
+# --- single-file form ---------------------------------------------------------------
+
+def pack_backup(src, dest, check_mode=False):
+    """Packs backup directory ``src`` into one ``.drkit`` file, or unpacks one into root ``dest``."""
+    source = packfile.open_backup(src)
+    header = source.header()
+    if source.form == "directory":
+        target = dest if dest.endswith(packfile.SUFFIX) else os.path.join(dest, source.name + packfile.SUFFIX)
+        target = os.path.abspath(target)
+        if os.path.exists(target):
+            existing = packfile.PackedSource(target)
+            if existing.header_bytes() == source.header_bytes():
+                return {"changed": False, "path": target, "backup": header.summary(), "operation": "pack"}
+            raise InvalidInput("%s already exists and holds another backup: remove it or choose another dest"
+                               % target)
+        if not check_mode:
+            private_dir(os.path.dirname(target))
+            packfile.pack(source, target)
+        return {"changed": True, "path": target, "backup": header.summary(), "operation": "pack"}
+    root = os.path.abspath(dest)
+    target = os.path.join(root, header.name)
+    if os.path.exists(target):
+        if os.path.isfile(os.path.join(target, archive.HEADER)) and \
+                archive.DirectorySource(target).header_bytes() == source.header_bytes():
+            return {"changed": False, "path": target, "backup": header.summary(), "operation": "unpack"}
+        raise InvalidInput("%s already exists and holds another backup: remove it or choose another dest"
+                           % target)
+    if not check_mode:
+        private_dir(root)
+        packfile.unpack(source, root)
+    return {"changed": True, "path": target, "backup": header.summary(), "operation": "unpack"}
+
+
+# --- keys ----------------------------------------------------------------------------
+
+def backups_only_opened_by(key, keystore, roots) -> list:
+    """Backups under ``roots`` that no other key in ``keystore`` opens."""
+    others = {other.id for other in keystore.keys()} - {key.id}
+    return [entry.path for entry, header in catalog.complete_headers(roots)
+            if key.id in header.key_ids and not set(header.key_ids) & others]

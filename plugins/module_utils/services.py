@@ -1,0 +1,89 @@
+# -*- coding: utf-8 -*-
+# Copyright: drkit.backup contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Stopping and starting services around an offline capture.
+
+Stop and start are commands (systemd by default) so that hosts without
+systemd, and test hosts, can say how. Services stop in the order given and
+start in reverse, and every service that was stopped is started again
+whatever happens in between.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import subprocess
+import time
+
+from ansible_collections.drkit.backup.plugins.module_utils.errors import InvalidInput, ServiceError
+
+DEFAULT_STOP = "systemctl stop {service}"
+DEFAULT_START = "systemctl start {service}"
+COMMAND_TIMEOUT = 600
+
+
+class ServiceControl:
+    """Runs the stop and start commands; ``{service}`` in a template is the service name."""
+
+    def __init__(self, stop_command=DEFAULT_STOP, start_command=DEFAULT_START):
+        for template in (stop_command, start_command):
+            if "{service}" not in (template or ""):
+                raise InvalidInput("service command %r must contain {service}" % (template,))
+        self._templates = {"stop": stop_command, "start": start_command}
+
+    def _run(self, action: str, service: str):
+        argv = [word.replace("{service}", service) for word in shlex.split(self._templates[action])]
+        try:
+            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, timeout=COMMAND_TIMEOUT, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ServiceError("could not %s service %s with %r: %s" % (action, service, argv[0], exc))
+        if proc.returncode != 0:
+            tail = proc.stdout.decode("utf-8", "replace").strip().splitlines()[-3:]
+            raise ServiceError("%s of service %s failed (exit %d): %s"
+                               % (action, service, proc.returncode, " / ".join(tail) or "no output"))
+
+    def stop(self, service: str):
+        self._run("stop", service)
+
+    def start(self, service: str):
+        self._run("start", service)
+
+
+class Downtime:
+    """Seconds from the first stop command issued to the last start command returned."""
+
+    def __init__(self):
+        self.seconds = 0.0
+        self.stopped = []
+
+
+@contextlib.contextmanager
+def stopped(services, control: ServiceControl):
+    """Stops ``services`` in order for the ``with`` body, then starts them in reverse."""
+    downtime = Downtime()
+    began = time.monotonic()
+    body_error = None
+    try:
+        for service in services:
+            control.stop(service)
+            downtime.stopped.append(service)
+        yield downtime
+    except BaseException as exc:
+        body_error = exc
+        raise
+    finally:
+        failures = []
+        for service in reversed(downtime.stopped):
+            try:
+                control.start(service)
+            except ServiceError as exc:
+                failures.append(str(exc))
+        if downtime.stopped:
+            downtime.seconds = time.monotonic() - began
+        if failures:
+            message = "; ".join(failures) + ": start it by hand"
+            if body_error is not None:
+                message = "%s; and before that: %s" % (message, body_error)
+            raise ServiceError(message)

@@ -1,0 +1,243 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: drkit.backup contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: backup
+short_description: Take an encrypted, verifiable backup of a service's data, or delete one
+version_added: 0.1.0
+description:
+  - Captures the data of a product through its provider and writes it as one backup directory named
+    C(<provider>-<full|data>-YYYY-MM-DD-HH-MM-SS) (UTC) under O(dest), holding C(header.json) and C(parts/).
+  - Every part is compressed with zstd (data that does not compress is stored as it is) and encrypted with
+    chunked AES-256-GCM under a random data key that the backup key wraps; any change to a part or to the
+    header, and any reordering, truncation or appended data, is detected by M(drkit.backup.backup_info) and
+    refused by M(drkit.backup.restore).
+  - The backup is written under a temporary name and renamed into place only when complete; if anything
+    fails (a full disk included), the partial backup is removed and earlier backups are untouched.
+  - For an offline backup, the provider's services are stopped only while the raw data is captured, and
+    started again, whatever happens, before the data is compressed and encrypted.
+  - With O(state=absent) and O(name), deletes one backup from O(dest).
+options:
+  provider:
+    description:
+      - The product to back up. This release has V(files) (paths given in O(provider_options)).
+      - Required with O(state=present).
+    type: str
+  provider_options:
+    description:
+      - Options of the provider. For V(files), C(paths) (a list of absolute files and directories, each one
+        part) and optionally C(services) (services to stop for an offline backup, in order).
+    type: dict
+    default: {}
+  type:
+    description:
+      - V(full) backs up everything the provider captures; V(data) only the data (where the product separates
+        them; V(files) takes full backups only).
+    type: str
+    choices: [full, data]
+    default: full
+  online:
+    description:
+      - Whether to capture while the services run. Offline (V(false)) stops the provider's services for the
+        capture.
+    type: bool
+    default: false
+  dest:
+    description: The backup root on the managed host. Created (root-only) when missing.
+    type: path
+    default: /var/lib/drkit/backups
+  encryption:
+    description:
+      - V(key) encrypts with a backup key from the keystore. V(none) stores the parts unencrypted (checksums
+        only) and must be asked for.
+    type: str
+    choices: [key, none]
+    default: key
+  key_id:
+    description:
+      - The backup key to encrypt with. Default is the default key of O(scope) (and O(domain)).
+      - The key's scope must match the backup's.
+    type: str
+  scope:
+    description: The backup's scope.
+    type: str
+    choices: [system, domain]
+    default: system
+  domain:
+    description: The domain of a V(domain)-scoped backup.
+    type: str
+  description:
+    description: A free text stored in the header.
+    type: str
+    default: ""
+  max_age:
+    description:
+      - When a complete backup of the same provider, host, scope and options in O(dest) is younger than this,
+        nothing is stopped or written and the task reports no change. Seconds, or a number with C(s), C(m),
+        C(h), C(d) or C(w) (for example V(20h)). V(0) always backs up.
+    type: raw
+    default: 0
+  compression_level:
+    description: The zstd level (1-19); V(0) turns compression off.
+    type: int
+    default: 3
+  stop_command:
+    description:
+      - The command that stops a service, C({service}) standing for its name. Run without a shell.
+    type: str
+    default: systemctl stop {service}
+  start_command:
+    description: The command that starts a service, C({service}) standing for its name.
+    type: str
+    default: systemctl start {service}
+  state:
+    description: V(present) takes a backup; V(absent) deletes backup O(name) from O(dest).
+    type: str
+    choices: [present, absent]
+    default: present
+  name:
+    description: With O(state=absent), the name of the backup to delete.
+    type: str
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - drkit.backup.common
+  - drkit.backup.common.keystore
+attributes:
+  check_mode:
+    support: full
+    details: Check mode reports whether a backup would be taken (or deleted) and takes none.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+author:
+  - drkit.backup maintainers
+seealso:
+  - module: drkit.backup.backup_info
+  - module: drkit.backup.restore
+  - module: drkit.backup.backup_key
+"""
+
+EXAMPLES = r"""
+- name: Back up configuration and data directories, stopping the service while they are copied
+  drkit.backup.backup:
+    provider: files
+    provider_options:
+      paths: [/etc/myapp, /var/lib/myapp]
+      services: [myapp]
+    description: nightly
+  register: nightly
+
+- name: At most one backup a day, however often the play runs
+  drkit.backup.backup:
+    provider: files
+    provider_options:
+      paths: [/etc/myapp]
+    online: true
+    max_age: 20h
+
+- name: Delete one backup
+  drkit.backup.backup:
+    state: absent
+    name: files-full-2026-11-01-02-00-00
+"""
+
+RETURN = r"""
+path:
+  description: The backup directory written (or found younger than O(max_age), or deleted).
+  returned: success
+  type: str
+  sample: /var/lib/drkit/backups/files-full-2026-11-23-02-00-00
+backup:
+  description:
+    - The backup's header manifest, with C(protection) (how it is encrypted), C(keyIds), C(size) and
+      C(storedSize) added.
+  returned: when a backup was written or found
+  type: dict
+  sample:
+    name: files-full-2026-11-23-02-00-00
+    id: 245d3336-21fa-4a34-9498-c0b64fa4d322
+    product: files
+    type: full
+    online: false
+    scope: system
+    createdAt: "2026-11-23T02:00:00.312004Z"
+    sourceHost: idm1.example.test
+    encryption: {scheme: aes-256-gcm-stream, chunkSize: 1048576}
+    keyIds: [c05b638d-2eea-4651-9937-7bee49a95f6b]
+    parts: [{name: etc_myapp.tar, kind: tar, source: /etc/myapp, size: 10240, storedSize: 2113,
+             storedSha256: 9f19ab202f860cfa5de7fcbe70872a0aea1ee91af9092c80cb89939c35aea994}]
+duration_seconds:
+  description: How long the backup took.
+  returned: when a backup was written
+  type: float
+  sample: 12.5
+downtime_seconds:
+  description: How long the services were down, from the first stop command to the last start command.
+  returned: when services were stopped
+  type: float
+  sample: 3.2
+services_stopped:
+  description: The services stopped (and started again).
+  returned: when services were stopped
+  type: list
+  elements: str
+  sample: [myapp]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.drkit.backup.plugins.module_utils import module_helpers, operations
+from ansible_collections.drkit.backup.plugins.module_utils.keys import Keystore
+from ansible_collections.drkit.backup.plugins.module_utils.services import DEFAULT_START, DEFAULT_STOP
+from ansible_collections.drkit.backup.plugins.module_utils.timeutil import parse_duration
+
+
+def run_backup(module):
+    params = module.params
+    if params["state"] == "absent":
+        return operations.delete_backup(params["dest"], params["name"], module.check_mode)
+    return operations.create_backup(
+        Keystore(params["keystore"]), params["provider"], params["provider_options"],
+        backup_type=params["type"], online=params["online"], dest=params["dest"],
+        encryption=params["encryption"], key_id=params["key_id"], scope=params["scope"],
+        domain=params["domain"], description=params["description"],
+        max_age=parse_duration(params["max_age"], "max_age"), compression_level=params["compression_level"],
+        stop_command=params["stop_command"], start_command=params["start_command"],
+        check_mode=module.check_mode)
+
+
+def main():
+    argument_spec = dict(
+        provider=dict(type="str"),
+        provider_options=dict(type="dict", default={}),
+        type=dict(type="str", choices=["full", "data"], default="full"),
+        online=dict(type="bool", default=False),
+        dest=dict(type="path", default=operations.DEFAULT_DEST),
+        encryption=dict(type="str", choices=["key", "none"], default="key"),
+        key_id=dict(type="str"),
+        scope=dict(type="str", choices=["system", "domain"], default="system"),
+        domain=dict(type="str"),
+        description=dict(type="str", default=""),
+        max_age=dict(type="raw", default=0),
+        compression_level=dict(type="int", default=3),
+        stop_command=dict(type="str", default=DEFAULT_STOP),
+        start_command=dict(type="str", default=DEFAULT_START),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        name=dict(type="str"),
+    )
+    argument_spec.update(module_helpers.keystore_argument_spec())
+    module = AnsibleModule(argument_spec=argument_spec, required_if=[("state", "absent", ("name",)),
+                                                                ("state", "present", ("provider",))],
+                           supports_check_mode=True)
+    if not 0 <= module.params["compression_level"] <= 19:
+        module.fail_json(msg="compression_level must be between 0 and 19")
+    module_helpers.run(module, run_backup, module)
+
+
+if __name__ == "__main__":
+    main()

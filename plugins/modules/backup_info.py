@@ -1,0 +1,136 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: drkit.backup contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: backup_info
+short_description: List, inspect and verify backups
+version_added: 0.1.0
+description:
+  - Reads the header of one backup, or of every backup in a backup root, with no key (as
+    C(ksctl backup inspect)); lists interrupted backups as C(incomplete).
+  - With O(verify=checksum), checks every stored part's presence, size and SHA-256 against the header, with
+    no key. With O(verify=full), also opens the backup with its key from the keystore, authenticates the
+    header and decrypts and decompresses every part, so any changed, truncated, reordered or appended byte is
+    found and named.
+options:
+  path:
+    description:
+      - A backup root (lists what it holds, including C(<root>/<host>/) copies), one backup directory, or a
+        single-file backup (C(.drkit)).
+    type: path
+    default: /var/lib/drkit/backups
+  verify:
+    description: How far to verify.
+    type: str
+    choices: [none, checksum, full]
+    default: none
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.info_module
+  - drkit.backup.common
+  - drkit.backup.common.keystore
+attributes:
+  platform:
+    platforms: posix
+author:
+  - drkit.backup maintainers
+seealso:
+  - module: drkit.backup.backup
+  - module: drkit.backup.restore
+"""
+
+EXAMPLES = r"""
+- name: List the backups of a host
+  drkit.backup.backup_info:
+  register: listing
+
+- name: Prove that the newest backup opens and every byte is intact
+  drkit.backup.backup_info:
+    path: "{{ listing.backups[0].path }}"
+    verify: full
+  register: check
+  failed_when: not check.verified
+
+- name: Check a downloaded single-file backup without any key
+  drkit.backup.backup_info:
+    path: /srv/transfer/files-full-2026-11-23-02-00-00.drkit
+    verify: checksum
+"""
+
+RETURN = r"""
+backups:
+  description: The backups found, newest first.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The backup's name.
+      type: str
+      sample: files-full-2026-11-23-02-00-00
+    path:
+      description: Where it is.
+      type: str
+      sample: /var/lib/drkit/backups/files-full-2026-11-23-02-00-00
+    status:
+      description:
+        - V(complete); V(incomplete) for a backup whose run was interrupted (it is never used); V(damaged)
+          when its header cannot be read.
+      type: str
+      sample: complete
+    form:
+      description: V(directory) or V(file) (single-file backup).
+      type: str
+      sample: directory
+    header:
+      description:
+        - The header manifest (id, product, productVersion, type, online, scope, domain, createdAt,
+          sourceHost, serverRoles, creator, description, encryption, compression, tiedToHSM, parts ...), with
+          C(protection), C(keyIds), C(size) and C(storedSize) added.
+      type: dict
+      returned: for complete backups
+    verified:
+      description: Whether this backup passed the verification asked for.
+      type: bool
+      returned: when O(verify) is not V(none)
+    problems:
+      description: What is wrong with this backup, one plain sentence each.
+      type: list
+      elements: str
+      returned: when O(verify) is not V(none), or the backup is damaged
+verified:
+  description: Whether every backup listed passed (false when there was none to verify).
+  returned: when O(verify) is not V(none)
+  type: bool
+  sample: true
+problems:
+  description: Every problem found, one plain sentence each, naming the backup and part.
+  returned: when O(verify) is not V(none)
+  type: list
+  elements: str
+  sample: ["part etc_myapp.tar of backup files-full-2026-11-23-02-00-00 does not match its checksum: it was changed or damaged"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.drkit.backup.plugins.module_utils import module_helpers, operations
+from ansible_collections.drkit.backup.plugins.module_utils.keys import Keystore
+
+
+def main():
+    argument_spec = dict(
+        path=dict(type="path", default=operations.DEFAULT_DEST),
+        verify=dict(type="str", choices=["none", "checksum", "full"], default="none"),
+    )
+    argument_spec.update(module_helpers.keystore_argument_spec())
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module_helpers.run(module, operations.backup_info, module.params["path"], module.params["verify"],
+                       Keystore(module.params["keystore"]))
+
+
+if __name__ == "__main__":
+    main()
