@@ -47,6 +47,8 @@ NAME_RE = re.compile(r"^(?P<product>[a-z][a-z0-9_]*)-(?P<type>full|data)-"
                      r"(?P<stamp>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})$")
 PART_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 SLOT_AAD = b"drkit-slot-v1\x00"
+SLOT_FIELDS = {"type", "keyId", "nonce", "ciphertext"}
+TOP_LEVEL_FIELDS = {"format", "manifest", "manifestSha256", "manifestMac", "keySlots"}
 
 
 # --- names and times -------------------------------------------------------
@@ -129,12 +131,19 @@ class Header:
                     raise FormatError("%s: part %r has a negative %s" % (where, name, field))
             _require(part, "storedSha256", str, where)
         _require(doc, "manifestSha256", str, where)
+        # Outside the manifest every field is checked too, so no byte of the header can change unseen.
+        unknown = set(doc) - TOP_LEVEL_FIELDS
+        if unknown:
+            raise FormatError("%s has unknown fields %s: it was changed or damaged" % (where, ", ".join(sorted(unknown))))
+        if ("manifestMac" in doc) != self.encrypted:
+            raise FormatError("%s: its MAC does not fit its encryption scheme: it was changed" % where)
         slots = _require(doc, "keySlots", list, where)
         for slot in slots:
-            if not isinstance(slot, dict) or not isinstance(slot.get("keyId"), str):
-                raise FormatError("%s: a key slot is malformed" % where)
-        if self.encrypted and not slots:
-            raise FormatError("%s: the backup is encrypted but has no key slot" % where)
+            if not isinstance(slot, dict) or set(slot) != SLOT_FIELDS or slot.get("type") != "backup-key" \
+                    or not all(isinstance(value, str) for value in slot.values()):
+                raise FormatError("%s: a key slot is malformed: the header was changed or damaged" % where)
+        if self.encrypted != bool(slots):
+            raise FormatError("%s: its key slots do not fit its encryption scheme: it was changed" % where)
 
     @classmethod
     def parse(cls, raw: bytes, where: str) -> "Header":
@@ -197,18 +206,18 @@ def new_header(manifest: dict, data_key, slots: list) -> Header:
     return Header(doc, "backup %s" % manifest["name"])
 
 
-def unlock(header: Header, lookup_key, keystore_name="the keystore"):
+def unlock(header: Header, keystore):
     """Return the data key of ``header`` (None when not encrypted).
 
-    ``lookup_key(key_id)`` returns a backup key's material or None. Checks the
-    manifest MAC, so any change to the header is caught here.
+    ``keystore.material(key_id)`` returns a backup key's material or None.
+    Checks the manifest MAC, so any change to the header is caught here.
     """
     if not header.encrypted:
         return None
     data_key = None
     missing = []
     for slot in header.doc["keySlots"]:
-        material = lookup_key(slot["keyId"])
+        material = keystore.material(slot["keyId"]) if keystore is not None else None
         if material is None:
             missing.append(slot["keyId"])
             continue
@@ -221,7 +230,7 @@ def unlock(header: Header, lookup_key, keystore_name="the keystore"):
     if data_key is None:
         raise KeyNotFound("backup %s is encrypted with backup key %s, which is not in %s: upload that key "
                           "(drkit.backup.backup_key_upload) and try again"
-                          % (header.name, " or ".join(missing), keystore_name))
+                          % (header.name, " or ".join(missing), keystore if keystore is not None else "a keystore"))
     if not crypto.mac_ok(_mac_key(data_key, header.id), canonjson.dumps(header.manifest),
                          header.doc.get("manifestMac")):
         raise IntegrityError("backup %s: header.json does not authenticate: its manifest was changed"
@@ -307,8 +316,7 @@ class DirectorySource(BackupSource):
 
 # --- checking --------------------------------------------------------------------
 
-def check_backup(source: BackupSource, pool, lookup_key=None, full=False, keystore_name="the keystore",
-                 consumer=None):
+def check_backup(source: BackupSource, pool, keystore=None, full=False, consumer=None):
     """Verify a backup; returns (header or None, list of problems as sentences).
 
     Without ``full``: the header's canonical form and digest, and every stored
@@ -330,7 +338,7 @@ def check_backup(source: BackupSource, pool, lookup_key=None, full=False, keysto
     data_key = None
     if full:
         try:
-            data_key = unlock(header, lookup_key or (lambda key_id: None), keystore_name)
+            data_key = unlock(header, keystore)
         except (IntegrityError, KeyNotFound) as exc:
             return header, problems + [str(exc)]
     stored = source.stored_parts()

@@ -39,5 +39,9 @@ class NoSpace(DrkitError):
     """The disk filled up while writing; the partial output was removed."""
 
 
+class CaptureError(DrkitError):
+    """The provider could not read the data it was asked to back up."""
+
+
 class ServiceError(DrkitError):
     """A service could not be stopped or started."""

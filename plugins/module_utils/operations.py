@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import datetime
+import errno
 import getpass
 import os
 import shutil
@@ -20,7 +21,7 @@ import time
 
 from ansible_collections.drkit.backup.plugins.module_utils import archive, catalog, crypto, packfile
 from ansible_collections.drkit.backup.plugins.module_utils.errors import (
-    IntegrityError, InvalidInput, KeyNotFound)
+    CaptureError, IntegrityError, InvalidInput, KeyNotFound)
 from ansible_collections.drkit.backup.plugins.module_utils.fsutil import check_writable_dir, private_dir
 from ansible_collections.drkit.backup.plugins.module_utils.keys import check_scope, scope_label
 from ansible_collections.drkit.backup.plugins.module_utils.providers import get_provider
@@ -154,12 +155,20 @@ def create_backup(keystore, provider, provider_options=None, backup_type="full",
     with worker_pool() as pool:
         with archive.BackupWriter(dest, manifest, data_key, slots, pool,
                                   level=compression_level) as writer:
-            if services:
-                downtime = _capture_offline(adapter, parts, services, control, writer, dest, name)
-            else:
-                for part in parts:
-                    with writer.part(part.name, part.kind, **part.extra) as out:
-                        adapter.capture(part, out)
+            try:
+                if services:
+                    downtime = _capture_offline(adapter, parts, services, control, writer, dest, name)
+                else:
+                    for part in parts:
+                        with writer.part(part.name, part.kind, **part.extra) as out:
+                            adapter.capture(part, out)
+            except OSError as exc:
+                if exc.errno == errno.ENOSPC:
+                    raise
+                raise CaptureError("backup %s failed while capturing: %s%s; the partial backup was removed "
+                                   "and earlier backups are untouched%s"
+                                   % (name, exc.strerror or exc, ": %s" % exc.filename if exc.filename else "",
+                                      "; the services were started again" if services else ""))
             path = writer.commit()
     result = {"changed": True, "path": path, "backup": writer.header.summary(),
               "duration_seconds": round(time.monotonic() - began, 3)}
@@ -253,9 +262,7 @@ def _inspect(entry, verify, keystore, pool) -> dict:
         source = packfile.open_backup(entry.path)
         if verify == "none":
             return {"header": source.header().summary()}
-        header, problems = archive.check_backup(
-            source, pool, keystore.material if keystore else None, full=verify == "full",
-            keystore_name=str(keystore))
+        header, problems = archive.check_backup(source, pool, keystore, full=verify == "full")
     except (IntegrityError, InvalidInput) as exc:
         return {"status": "damaged", "problems": [str(exc)]}
     item = {"verified": not problems, "problems": problems}
@@ -291,9 +298,9 @@ def restore_backup(keystore, backup, provider=None, provider_options=None, parts
         if part["name"] in selected:
             planned[part["name"]] = adapter.restore_part(part, reader, check_mode=True)
 
+    archive.unlock(header, keystore)  # a missing key or a forged header, said plainly before anything else
     with worker_pool() as pool:
-        header, problems = archive.check_backup(source, pool, keystore.material, full=True,
-                                                keystore_name=str(keystore), consumer=dry_run)
+        header, problems = archive.check_backup(source, pool, keystore, full=True, consumer=dry_run)
         if problems:
             raise IntegrityError("backup %s failed verification and nothing was restored: %s"
                                  % (source.name, " ".join(problems)))
@@ -310,7 +317,7 @@ def restore_backup(keystore, backup, provider=None, provider_options=None, parts
 
 
 def _apply_restore(source, header, keystore, adapter, names, pool, stop_command, start_command):
-    data_key = archive.unlock(header, keystore.material, str(keystore))
+    data_key = archive.unlock(header, keystore)
     services = adapter.services()
     applied = {}
     with contextlib.ExitStack() as stack:

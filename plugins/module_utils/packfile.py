@@ -89,16 +89,15 @@ class PackedSource(archive.BackupSource):
             self._header_raw = handle.read(length)
             if len(self._header_raw) != length:
                 raise IntegrityError("%s is truncated inside header.json" % self.path)
-            offset = start + length + _padding(length)
+            offset = self._skip_padding(handle, start + length, "header.json")
             header = self.header()
             for part in header.parts:
                 member = "%s%s/%s" % (prefix, archive.PARTS, part["name"])
                 start, length = self._read_member(handle, offset, member)
-                end = start + length
-                if end > size:
+                if start + length > size:
                     raise IntegrityError("%s is truncated inside part %s" % (self.path, part["name"]))
                 self._extents[part["name"]] = (start, length)
-                offset = end + _padding(length)
+                offset = self._skip_padding(handle, start + length, "part %s" % part["name"])
             handle.seek(offset)
             trailer = handle.read(2 * BLOCK + 1)
         if trailer != b"\0" * (2 * BLOCK):
@@ -106,6 +105,14 @@ class PackedSource(archive.BackupSource):
                 raise IntegrityError("%s has bytes after its end: data was appended to it" % self.path)
             raise IntegrityError("%s is truncated or damaged at its end (the tar end marker is wrong)"
                                  % self.path)
+
+    def _skip_padding(self, handle, end, what):
+        """The zeros that fill a member's last block are checked too: no byte goes unread."""
+        handle.seek(end)
+        padding = handle.read(_padding(end))
+        if padding != b"\0" * _padding(end):
+            raise IntegrityError("%s is damaged or was changed after %s (in the tar padding)" % (self.path, what))
+        return end + len(padding)
 
     def header_bytes(self) -> bytes:
         return self._header_raw

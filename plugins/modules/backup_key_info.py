@@ -34,7 +34,11 @@ seealso:
 EXAMPLES = r"""
 - name: List the keys
   drkit.backup.backup_key_info:
-  register: keys
+  register: listing
+
+- name: Show the default system key
+  ansible.builtin.debug:
+    msg: "{{ listing.backup_keys | selectattr('is_default') | selectattr('scope', '==', 'system') | first }}"
 
 - name: Inspect a key file before uploading it
   drkit.backup.backup_key_info:
@@ -43,7 +47,7 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-keys:
+backup_keys:
   description: The keystore's keys, oldest first.
   returned: when O(file) is not given
   type: list
@@ -95,7 +99,7 @@ def key_info(params):
     if params["file"]:
         return {"changed": False, "key_file": inspect_key_file(params["file"])}
     store = Keystore(params["keystore"])
-    return {"changed": False, "keys": [store.info(key) for key in store.keys()]}
+    return {"changed": False, "backup_keys": [store.info(key) for key in store.keys()]}
 
 
 def main():
