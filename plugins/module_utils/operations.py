@@ -17,6 +17,7 @@ import getpass
 import os
 import shutil
 import socket
+import sys
 import time
 
 from ansible_collections.drkit.backup.plugins.module_utils import archive, catalog, crypto, packfile
@@ -34,15 +35,25 @@ CHANGES_SHOWN = 50
 COPY_BYTES = 1 << 20
 
 
+# How long a thread may hold the GIL while others wait (Python's default is 5 ms). The
+# compression, cipher, hash and I/O calls release the GIL, but each one waits this long
+# to take it back while the reading thread runs Python code; 0.5 ms measured about twice
+# the throughput of the default on 2 cores.
+SWITCH_INTERVAL = 0.0005
+
+
 @contextlib.contextmanager
 def worker_pool():
     """Threads for compression, encryption and hashing (the libraries release the GIL)."""
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2),
                                                  thread_name_prefix="drkit")
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL)
     try:
         yield pool
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        sys.setswitchinterval(previous)
 
 
 def source_host() -> str:
@@ -229,9 +240,12 @@ def _entries(path):
     path = os.path.abspath(path)
     if not os.path.exists(path):
         raise InvalidInput("%s does not exist" % path)
-    if os.path.isfile(path) or os.path.isfile(os.path.join(path, archive.HEADER)):
-        source = packfile.open_backup(path)
-        return [catalog.Entry(source.name, source.path, catalog.COMPLETE, source.form)]
+    if os.path.isfile(path):
+        name = os.path.basename(path)
+        name = name[:-len(packfile.SUFFIX)] if name.endswith(packfile.SUFFIX) else name
+        return [catalog.Entry(name, path, catalog.COMPLETE, "file")]
+    if os.path.isfile(os.path.join(path, archive.HEADER)):
+        return [catalog.Entry(os.path.basename(path), path, catalog.COMPLETE, "directory")]
     if archive.NAME_RE.match(os.path.basename(path)) or os.path.basename(path).endswith(archive.PARTIAL_SUFFIX):
         raise InvalidInput("%s has no header.json: it is an incomplete backup (a run was interrupted) or "
                            "not a backup" % path)
@@ -264,7 +278,7 @@ def _inspect(entry, verify, keystore, pool) -> dict:
             return {"header": source.header().summary()}
         header, problems = archive.check_backup(source, pool, keystore, full=verify == "full")
     except (IntegrityError, InvalidInput) as exc:
-        return {"status": "damaged", "problems": [str(exc)]}
+        return {"status": "damaged", "verified": False, "problems": [str(exc)]}
     item = {"verified": not problems, "problems": problems}
     if header is not None:
         item["header"] = header.summary()

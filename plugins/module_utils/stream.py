@@ -21,6 +21,7 @@ order, so memory stays a few chunks whatever the size of the part.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import hashlib
 import struct
 import threading
@@ -71,7 +72,8 @@ class ChunkCodec:
             dec = self._local.d = zstandard.ZstdDecompressor()
         return dec
 
-    def encode(self, index: int, data: bytes, last: bool) -> bytes:
+    def encode(self, index: int, data: bytes, last: bool) -> tuple:
+        """The frame for one chunk, as (frame header, payload): written apart, never joined (a copy)."""
         flags = LAST if last else 0
         body = data
         if self.level and len(data) > 512:
@@ -82,7 +84,7 @@ class ChunkCodec:
                     body, flags = packed, flags | COMPRESSED
         if self._cipher is not None:
             body = self._cipher.encrypt(index, last, body, bytes((flags,)))
-        return FRAME.pack(flags, len(body)) + body
+        return FRAME.pack(flags, len(body)), body
 
     def decode(self, index: int, flags: int, payload: bytes, where: str) -> bytes:
         body = payload
@@ -140,12 +142,18 @@ class PartWriter:
     ``out`` is the stored file, opened for binary writing. After :meth:`close`,
     ``size`` and ``sha256`` describe the plaintext (``sha256`` only when
     ``hash_plaintext``), ``stored_size`` and ``stored_sha256`` the stored file.
+
+    Three stages overlap: the caller's thread cuts chunks, the pool compresses
+    and encrypts them, and one emitter thread hashes and writes the frames in
+    order, so reading the source never waits for the disk.
     """
 
     def __init__(self, out, codec, pool, inflight=8, hash_plaintext=False):
         self._out = out
         self._codec = codec
         self._window = _Ordered(pool, inflight)
+        self._emitter = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="drkit-emit")
+        self._emitting = _Ordered(self._emitter, inflight)
         self._buf = bytearray()
         self._index = 0
         self._plain_hash = hashlib.sha256() if hash_plaintext else None
@@ -155,19 +163,26 @@ class PartWriter:
         self.sha256 = None
         self.stored_sha256 = None
         self.closed = False
-        self._emit(MAGIC)
+        self._emit((MAGIC,))
 
-    def _emit(self, data):
-        self._out.write(data)
-        self._stored_hash.update(data)
-        self.stored_size += len(data)
+    def _emit(self, pieces):
+        for data in pieces:
+            self._out.write(data)
+            self._stored_hash.update(data)
+            self.stored_size += len(data)
+
+    def _hand_over(self):
+        """Moves the oldest encoded frame to the emitter (raising any error it met)."""
+        while self._emitting.full():
+            self._emitting.pop()
+        self._emitting.submit(self._emit, self._window.pop())
 
     def _submit(self, chunk, last):
         if self._plain_hash is not None:
             self._plain_hash.update(chunk)
         self.size += len(chunk)
         while self._window.full():
-            self._emit(self._window.pop())
+            self._hand_over()
         self._window.submit(self._codec.encode, self._index, chunk, last)
         self._index += 1
 
@@ -185,6 +200,10 @@ class PartWriter:
             del self._buf[:start]
         return len(data)
 
+    def tell(self) -> int:
+        """Plaintext bytes written so far (tarfile's non-stream mode asks)."""
+        return self.size + len(self._buf)
+
     def close(self):
         if self.closed:
             return
@@ -193,10 +212,13 @@ class PartWriter:
             self._submit(bytes(self._buf), True)
             self._buf = bytearray()
             while len(self._window):
-                self._emit(self._window.pop())
+                self._hand_over()
+            while len(self._emitting):
+                self._emitting.pop()
         except BaseException:
-            self._window.cancel()
+            self.abort()
             raise
+        self._emitter.shutdown(wait=True)
         self.stored_sha256 = self._stored_hash.hexdigest()
         if self._plain_hash is not None:
             self.sha256 = self._plain_hash.hexdigest()
@@ -204,6 +226,8 @@ class PartWriter:
     def abort(self):
         self.closed = True
         self._window.cancel()
+        self._emitting.cancel()
+        self._emitter.shutdown(wait=True)
 
     # tarfile and shutil only need write(); these make the object a tidy file.
     def writable(self):
