@@ -101,13 +101,14 @@ class Header:
         manifest = _require(doc, "manifest", dict, where)
         self.manifest = manifest
         version = _require(manifest, "formatVersion", str, where)
-        major = version.split(".")[0]
+        major = version.split(".", maxsplit=1)[0]
         if not major.isdigit():
             raise FormatError("%s: format version %r is not understood" % (where, version))
-        if int(major) > int(FORMAT_VERSION.split(".")[0]):
+        supported = FORMAT_VERSION.split(".", maxsplit=1)[0]
+        if int(major) > int(supported):
             raise FormatError("%s was written in format %s by a newer drkit.backup; this release reads "
                               "format %s.x: upgrade the drkit.backup collection to read it"
-                              % (where, version, FORMAT_VERSION.split(".")[0]))
+                              % (where, version, supported))
         if doc.get("format") != FORMAT:
             raise FormatError("%s is not a drkit backup header" % where)
         for field in ("id", "name", "product", "type", "createdAt", "scope"):

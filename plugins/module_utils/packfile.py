@@ -238,4 +238,4 @@ def _remove(path):
 def _raise_if_full(exc, path):
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         raise NoSpace("no space left on the disk holding %s: the copy was removed and the original "
-                         "is untouched. Free space or choose another destination." % path) from exc
+                      "is untouched. Free space or choose another destination." % path) from exc

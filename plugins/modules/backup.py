@@ -115,7 +115,7 @@ attributes:
   platform:
     platforms: posix
 author:
-  - drkit.backup maintainers
+  - drkit.backup maintainers (@drkit)
 seealso:
   - module: drkit.backup.backup_info
   - module: drkit.backup.restore
@@ -231,9 +231,10 @@ def main():
         name=dict(type="str"),
     )
     argument_spec.update(module_helpers.keystore_argument_spec())
-    module = AnsibleModule(argument_spec=argument_spec, required_if=[("state", "absent", ("name",)),
-                                                                ("state", "present", ("provider",))],
-                           supports_check_mode=True)
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        required_if=[("state", "absent", ("name",)), ("state", "present", ("provider",))],
+        supports_check_mode=True)
     if not 0 <= module.params["compression_level"] <= 19:
         module.fail_json(msg="compression_level must be between 0 and 19")
     module_helpers.run(module, run_backup, module)

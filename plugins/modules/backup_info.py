@@ -30,14 +30,18 @@ options:
     default: none
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
   - drkit.backup.common
   - drkit.backup.common.keystore
 attributes:
+  check_mode:
+    support: full
+    details: The module only reads; it behaves the same in check mode.
+  diff_mode:
+    support: none
   platform:
     platforms: posix
 author:
-  - drkit.backup maintainers
+  - drkit.backup maintainers (@drkit)
 seealso:
   - module: drkit.backup.backup
   - module: drkit.backup.restore

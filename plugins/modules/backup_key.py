@@ -72,7 +72,7 @@ attributes:
   platform:
     platforms: posix
 author:
-  - drkit.backup maintainers
+  - drkit.backup maintainers (@drkit)
 seealso:
   - module: drkit.backup.backup_key_info
   - module: drkit.backup.backup_key_download

@@ -44,7 +44,7 @@ attributes:
   platform:
     platforms: posix
 author:
-  - drkit.backup maintainers
+  - drkit.backup maintainers (@drkit)
 seealso:
   - module: drkit.backup.backup_key_upload
   - module: drkit.backup.backup_key_info

@@ -40,7 +40,7 @@ attributes:
   platform:
     platforms: posix
 author:
-  - drkit.backup maintainers
+  - drkit.backup maintainers (@drkit)
 seealso:
   - module: drkit.backup.backup_key_download
   - module: drkit.backup.backup_key_info

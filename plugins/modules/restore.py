@@ -59,7 +59,7 @@ attributes:
   platform:
     platforms: posix
 author:
-  - drkit.backup maintainers
+  - drkit.backup maintainers (@drkit)
 seealso:
   - module: drkit.backup.backup
   - module: drkit.backup.backup_info

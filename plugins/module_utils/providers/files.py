@@ -34,8 +34,8 @@ def part_names(paths) -> list:
     for path in paths:
         base = re.sub(r"[^A-Za-z0-9._-]", "_", path.strip("/")) or "root"
         base = base.lstrip("._-") or "root"
-        if len(base) > 80:
-            base = base[:70] + "-" + hashlib.sha256(path.encode()).hexdigest()[:8]
+        if len(base) > 80:  # keep the end of a long path: it says what the part is
+            base = base[-70:].lstrip("._-") + "-" + hashlib.sha256(path.encode()).hexdigest()[:8]
         name, count = base + ".tar", 1
         while name in names:
             count += 1

@@ -42,7 +42,7 @@ def test_max_age_skips_a_recent_backup_of_the_same_kind(tmp_path, keystore, data
 
 
 def test_names_never_collide(tmp_path, keystore, data_tree):
-    paths = {backup(keystore, [data_tree / "empty"], tmp_path / "b")["path"] for _ in range(3)}
+    paths = {backup(keystore, [data_tree / "empty"], tmp_path / "b")["path"] for _attempt in range(3)}
     assert len(paths) == 3
 
 

@@ -17,6 +17,11 @@ CHUNK = 4096
 
 
 def store(data, key, level=3, pool=None, write_sizes=(1000,)):
+    """The stored form of ``data``."""
+    return store_with_writer(data, key, level, pool, write_sizes)[0]
+
+
+def store_with_writer(data, key, level=3, pool=None, write_sizes=(1000,)):
     out = io.BytesIO()
     writer = PartWriter(out, ChunkCodec(key, CHUNK, level), pool, inflight=3, hash_plaintext=True)
     view, step = memoryview(data), 0
@@ -50,7 +55,7 @@ def frames(stored):
 def test_round_trip_sizes(pool, size, keyed):
     key = crypto.random_key() if keyed else None
     data = (os.urandom(size // 2) + b"text " * size)[:size]
-    stored, writer = store(data, key, pool=pool, write_sizes=(1, 999, CHUNK * 2))
+    stored, writer = store_with_writer(data, key, pool=pool, write_sizes=(1, 999, CHUNK * 2))
     restored, reader = load(stored, key, pool)
     assert restored == data
     assert writer.size == reader.size == size
@@ -61,22 +66,22 @@ def test_round_trip_sizes(pool, size, keyed):
 def test_chunk_boundaries_are_canonical(pool):
     """Whatever the write sizes, the same plaintext gives the same frames (one form per plaintext)."""
     data = os.urandom(3 * CHUNK)
-    first, _ = store(data, None, pool=pool, write_sizes=(7,))
-    second, _ = store(data, None, pool=pool, write_sizes=(CHUNK * 3,))
+    first = store(data, None, pool=pool, write_sizes=(7,))
+    second = store(data, None, pool=pool, write_sizes=(CHUNK * 3,))
     assert first == second
     assert [f[1] for f in frames(first)] == [0, 0, 2]
 
 
 def test_incompressible_data_is_stored_raw(pool):
-    stored, _ = store(os.urandom(2 * CHUNK), None, pool=pool)
-    assert all(not flags & 1 for _, flags, _ in frames(stored))
-    stored, _ = store(b"a" * 2 * CHUNK, None, pool=pool)
-    assert all(flags & 1 for _, flags, _ in frames(stored))
+    stored = store(os.urandom(2 * CHUNK), None, pool=pool)
+    assert not any(frame[1] & 1 for frame in frames(stored))
+    stored = store(b"a" * 2 * CHUNK, None, pool=pool)
+    assert all(frame[1] & 1 for frame in frames(stored))
 
 
 def test_every_single_byte_change_is_detected(pool):
     key = crypto.random_key()
-    stored, _ = store(b"identity " * 1500, key, pool=pool)
+    stored = store(b"identity " * 1500, key, pool=pool)
     for index in range(len(stored)):
         damaged = bytearray(stored)
         damaged[index] ^= 0x01
@@ -86,7 +91,7 @@ def test_every_single_byte_change_is_detected(pool):
 
 def test_truncation_is_detected(pool):
     key = crypto.random_key()
-    stored, _ = store(os.urandom(3 * CHUNK), key, pool=pool)
+    stored = store(os.urandom(3 * CHUNK), key, pool=pool)
     for offset, _flags, _length in frames(stored):
         with pytest.raises(IntegrityError, match="truncated|authenticate"):
             load(stored[:offset], key, pool)
@@ -96,7 +101,7 @@ def test_truncation_is_detected(pool):
 
 def test_dropping_whole_trailing_chunks_is_detected(pool):
     key = crypto.random_key()
-    stored, _ = store(os.urandom(3 * CHUNK), key, pool=pool)
+    stored = store(os.urandom(3 * CHUNK), key, pool=pool)
     offset = frames(stored)[2][0]
     with pytest.raises(IntegrityError, match="truncated"):
         load(stored[:offset], key, pool)
@@ -104,8 +109,8 @@ def test_dropping_whole_trailing_chunks_is_detected(pool):
 
 def test_chunk_swap_is_detected(pool):
     key = crypto.random_key()
-    stored, _ = store(os.urandom(3 * CHUNK), key, pool=pool)
-    (a, _, alen), (b, _, blen) = frames(stored)[:2]
+    stored = store(os.urandom(3 * CHUNK), key, pool=pool)
+    (a, _flags_a, alen), (b, _flags_b, blen) = frames(stored)[:2]
     first, second = stored[a:a + FRAME.size + alen], stored[b:b + FRAME.size + blen]
     swapped = stored[:a] + second + first + stored[b + FRAME.size + blen:]
     with pytest.raises(IntegrityError, match="chunk 0 does not authenticate"):
@@ -114,7 +119,7 @@ def test_chunk_swap_is_detected(pool):
 
 def test_appended_bytes_are_detected(pool):
     key = crypto.random_key()
-    stored, _ = store(os.urandom(CHUNK), key, pool=pool)
+    stored = store(os.urandom(CHUNK), key, pool=pool)
     with pytest.raises(IntegrityError, match="appended"):
         load(stored + b"\0", key, pool)
     with pytest.raises(IntegrityError, match="appended"):
@@ -122,7 +127,7 @@ def test_appended_bytes_are_detected(pool):
 
 
 def test_wrong_key_is_refused(pool):
-    stored, _ = store(b"secret", crypto.random_key(), pool=pool)
+    stored = store(b"secret", crypto.random_key(), pool=pool)
     with pytest.raises(IntegrityError, match="key is wrong"):
         load(stored, crypto.random_key(), pool)
 

@@ -1,0 +1,131 @@
+# Build and check the drkit.backup collection.
+#
+#   make test         venv, collection, sanity, lint, unit, integration; then a time summary
+#   make venv         .venv with requirements.txt + requirements-test.txt (stamp: fast re-runs)
+#   make collection   .build/collections/ansible_collections/drkit/backup -> repo root
+#   make sanity       ansible-test sanity on a copy of the tree (works offline, see below)
+#   make lint         ansible-lint, production profile (.ansible-lint)
+#   make unit         pytest tests/unit
+#   make integration  ansible-test integration (tests/integration/targets) on a copy of the tree
+#   make demo         install the collection into .build and run its demo playbook on localhost
+#   make clean        remove .build and tests/output (keeps .venv; `make distclean` removes it too)
+#
+# Every stage prints its elapsed time ("=== stage NAME  12.3s  ok").
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+.DEFAULT_GOAL := test
+
+ROOT        := $(CURDIR)
+VENV        := $(ROOT)/.venv
+VENV_STAMP  := $(VENV)/.requirements.stamp
+BUILD       := $(ROOT)/.build
+COLLECTIONS := $(BUILD)/collections
+SANITY_ROOT := $(BUILD)/sanity/ansible_collections/drkit/backup
+INTEGRATION_ROOT := $(BUILD)/integration/ansible_collections/drkit/backup
+DEMO_COLLECTIONS := $(BUILD)/demo-collections
+TIMES       := $(BUILD)/times
+PIP_VERSION := 26.3
+
+# Tools of the venv come first: ansible-test finds its Python 3.11 there, and
+# ansible-doc, ansible-playbook, pytest... are the pinned ones.
+export PATH := $(VENV)/bin:$(PATH)
+
+# First line of each stage's recipe: trace the commands, and when the recipe
+# ends (ok or failed) print the stage's elapsed time and record it in $(TIMES).
+stage = @t0=$$EPOCHREALTIME; trap 'rc=$$?; cd $(ROOT); hack/stage-time $(1) $$t0 $$rc' EXIT; set -x
+
+STAGES := venv collection sanity lint unit integration
+
+# `make test` runs each stage in its own make; NODEPS=1 keeps unit, lint...
+# from re-running venv and collection (already done, in order) each time.
+needs = $(if $(NODEPS),,$(1))
+
+.PHONY: test $(STAGES) demo clean distclean
+
+test:
+	@rm -f $(TIMES)
+	failed=0
+	for s in $(STAGES); do $(MAKE) --no-print-directory $$s NODEPS=1 || failed=1; done
+	echo "=== summary"
+	awk '{ printf "%-12s %7.1fs  %s\n", $$1, $$2, $$3; t += $$2 } END { printf "%-12s %7.1fs\n", "total", t }' $(TIMES)
+	exit $$failed
+
+venv:
+	$(call stage,venv)
+	[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
+	if [ -e $(VENV_STAMP) ] && [ $(VENV_STAMP) -nt requirements.txt ] && [ $(VENV_STAMP) -nt requirements-test.txt ]; then
+	  echo "venv: up to date"
+	else
+	  $(VENV)/bin/python -m pip install --quiet pip==$(PIP_VERSION)
+	  $(VENV)/bin/python -m pip install --quiet -r requirements.txt -r requirements-test.txt
+	  touch $(VENV_STAMP)
+	fi
+
+collection:
+	$(call stage,collection)
+	mkdir -p $(COLLECTIONS)/ansible_collections/drkit
+	ln -sfn ../../../.. $(COLLECTIONS)/ansible_collections/drkit/backup
+	test -f $(COLLECTIONS)/ansible_collections/drkit/backup/galaxy.yml
+
+# ansible-test needs a real directory named ansible_collections/drkit/backup:
+# a fresh copy of the files git knows about (tracked + untracked-not-ignored).
+#
+# Offline tricks:
+# - ANSIBLE_TEST_CONTENT_ROOT: without it ansible-test walks up to the repo's
+#   .git, where .build/ is ignored, and finds no files ("All targets skipped").
+#   With it, the git-less copy is read as an unversioned tree.
+# - Each sanity test gets its own virtualenv (cached in ~/.ansible/test/venv),
+#   bootstrapped by a get-pip script that ansible-test downloads from a host
+#   we cannot reach. hack/get_pip_offline.py stands in for it in the cache
+#   (~/.ansible/test/cache/get_pip_<pip version>.py); the pip version is read
+#   from ansible-test's own source. The test requirements then come from PyPI.
+# - No --requirements: it would only install ansible-test's controller
+#   requirements into .venv, which already has them (pinned).
+# - shellcheck (Debian package) is installed if missing, else ansible-test
+#   would skip the shellcheck test with a mere warning.
+# - pslint (PowerShell) has nothing to check: this collection has no .ps1/.psm1.
+sanity: $(call needs,venv)
+	$(call stage,sanity)
+	command -v shellcheck >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; }
+	pip_version=$$(grep -oP "pip='\K[0-9.]+" $(VENV)/lib/python3.11/site-packages/ansible_test/_internal/python_requirements.py)
+	install -D -m 644 hack/get_pip_offline.py ~/.ansible/test/cache/get_pip_$${pip_version//./_}.py
+	rm -rf $(BUILD)/sanity
+	hack/copy-tree $(SANITY_ROOT)
+	cd $(SANITY_ROOT)
+	ANSIBLE_TEST_CONTENT_ROOT=$(SANITY_ROOT) ansible-test sanity --local --python 3.11 --color no
+
+# ansible-lint finds the collection's own modules through .build/collections
+# (with offline: true it does not install the collection it is run in).
+lint: $(call needs,venv collection)
+	$(call stage,lint)
+	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ansible-lint --nocolor
+
+unit: $(call needs,venv collection)
+	$(call stage,unit)
+	PYTHONPATH=$(COLLECTIONS) pytest tests/unit
+
+# The integration targets run as real ansible-playbook runs on localhost, from a
+# copy of the tree (as for sanity); the modules run with the venv's Python.
+integration: $(call needs,venv)
+	$(call stage,integration)
+	rm -rf $(BUILD)/integration
+	hack/copy-tree $(INTEGRATION_ROOT)
+	cd $(INTEGRATION_ROOT)
+	ANSIBLE_TEST_CONTENT_ROOT=$(INTEGRATION_ROOT) ansible-test integration --local --python 3.11 --color no
+
+# The demo installs the collection as a user would (ansible-galaxy, from this
+# directory, offline) and runs its playbook by its FQCN.
+demo: $(call needs,venv)
+	$(call stage,demo)
+	ansible-galaxy collection install --force -p $(DEMO_COLLECTIONS) $(ROOT) >/dev/null
+	ANSIBLE_COLLECTIONS_PATH=$(DEMO_COLLECTIONS) ANSIBLE_LOCALHOST_WARNING=false \
+	  ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
+	  ansible-playbook drkit.backup.demo -e demo_root=$(ROOT)/.demo
+
+clean:
+	rm -rf $(BUILD) tests/output
+
+distclean: clean
+	rm -rf $(VENV)
