@@ -133,7 +133,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.drkit.backup.plugins.module_utils import module_helpers
 from ansible_collections.drkit.backup.plugins.module_utils.errors import InvalidInput
-from ansible_collections.drkit.backup.plugins.module_utils.keys import BackupKey, Keystore, check_scope
+from ansible_collections.drkit.backup.plugins.module_utils.keys import (
+    BackupKey, Keystore, check_scope, scope_label)
 from ansible_collections.drkit.backup.plugins.module_utils.operations import backups_only_opened_by
 
 
@@ -161,6 +162,10 @@ def _present(module, store):
     if key is None and params["id"]:
         raise InvalidInput("backup key %s is not in %s; to create a key give a name, not an id"
                            % (params["id"], store))
+    if key is not None and not params["id"] and (key.scope, key.domain) != (params["scope"], params["domain"]):
+        raise InvalidInput("a backup key named %r already exists in the %s scope, not the %s scope asked for: "
+                           "choose another name" % (key.name, scope_label(key.scope, key.domain),
+                                                    scope_label(params["scope"], params["domain"])))
     before = store.info(key) if key is not None else {}
     created = key is None
     if created:

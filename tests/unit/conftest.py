@@ -7,13 +7,13 @@ import os
 
 import pytest
 
-from ansible_collections.drkit.backup.plugins.module_utils import keys, operations
+from ansible_collections.drkit.backup.plugins.module_utils import keys, operations, workers
 
 
 @pytest.fixture
 def pool():
-    with operations.worker_pool() as workers:
-        yield workers
+    with workers.worker_pool() as threads:
+        yield threads
 
 
 @pytest.fixture

@@ -229,8 +229,6 @@ class FilesProvider(Provider):
             if out is None:  # an empty file where there was none, or a different empty one
                 tmp = os.path.join(os.path.dirname(dest), ".%s.drkit-restore" % os.path.basename(dest))
                 out = open(tmp, "wb")
-            out.flush()
-            os.fsync(out.fileno())
             out.close()
             out = None
             os.rename(tmp, dest)
