@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """Requirements shared by the drkit.backup modules, and the keystore option."""
+    """Requirements shared by the drkit.backup modules, and the options several of them take."""
 
     DOCUMENTATION = r"""
 options: {}
@@ -28,4 +28,18 @@ options:
         owner only.
     type: path
     default: /var/lib/drkit/keys
+"""
+
+    SERVICES = r"""
+options:
+  stop_command:
+    description:
+      - The command that stops a service, C({service}) standing for its name. It runs without a shell.
+      - Services are stopped in the order given and started again in reverse, whatever happens in between.
+    type: str
+    default: systemctl stop {service}
+  start_command:
+    description: The command that starts a service, C({service}) standing for its name.
+    type: str
+    default: systemctl start {service}
 """

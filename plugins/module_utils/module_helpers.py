@@ -11,12 +11,18 @@ from ansible_collections.drkit.backup.plugins.module_utils.crypto import (
     CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY)
 from ansible_collections.drkit.backup.plugins.module_utils.errors import DrkitError
 from ansible_collections.drkit.backup.plugins.module_utils.keys import DEFAULT_KEYSTORE
+from ansible_collections.drkit.backup.plugins.module_utils.services import DEFAULT_START, DEFAULT_STOP
 from ansible_collections.drkit.backup.plugins.module_utils.stream import (
     HAS_ZSTANDARD, ZSTANDARD_IMPORT_ERROR)
 
 
 def keystore_argument_spec() -> dict:
     return {"keystore": {"type": "path", "default": DEFAULT_KEYSTORE}}
+
+
+def services_argument_spec() -> dict:
+    return {"stop_command": {"type": "str", "default": DEFAULT_STOP},
+            "start_command": {"type": "str", "default": DEFAULT_START}}
 
 
 def run(module, operation, *args, **kwargs):

@@ -85,15 +85,6 @@ options:
     description: The zstd level (1-19); V(0) turns compression off.
     type: int
     default: 3
-  stop_command:
-    description:
-      - The command that stops a service, C({service}) standing for its name. Run without a shell.
-    type: str
-    default: systemctl stop {service}
-  start_command:
-    description: The command that starts a service, C({service}) standing for its name.
-    type: str
-    default: systemctl start {service}
   state:
     description: V(present) takes a backup; V(absent) deletes backup O(name) from O(dest).
     type: str
@@ -106,6 +97,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - drkit.backup.common
   - drkit.backup.common.keystore
+  - drkit.backup.common.services
 attributes:
   check_mode:
     support: full
@@ -193,7 +185,6 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.drkit.backup.plugins.module_utils import module_helpers, operations
 from ansible_collections.drkit.backup.plugins.module_utils.keys import Keystore
-from ansible_collections.drkit.backup.plugins.module_utils.services import DEFAULT_START, DEFAULT_STOP
 from ansible_collections.drkit.backup.plugins.module_utils.timeutil import parse_duration
 
 
@@ -225,12 +216,11 @@ def main():
         description=dict(type="str", default=""),
         max_age=dict(type="raw", default=0),
         compression_level=dict(type="int", default=3),
-        stop_command=dict(type="str", default=DEFAULT_STOP),
-        start_command=dict(type="str", default=DEFAULT_START),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         name=dict(type="str"),
     )
     argument_spec.update(module_helpers.keystore_argument_spec())
+    argument_spec.update(module_helpers.services_argument_spec())
     module = AnsibleModule(
         argument_spec=argument_spec,
         required_if=[("state", "absent", ("name",)), ("state", "present", ("provider",))],

@@ -37,18 +37,11 @@ options:
     description: The parts to restore (default all). A name the backup does not have is refused.
     type: list
     elements: str
-  stop_command:
-    description: The command that stops a service, C({service}) standing for its name. Run without a shell.
-    type: str
-    default: systemctl stop {service}
-  start_command:
-    description: The command that starts a service, C({service}) standing for its name.
-    type: str
-    default: systemctl start {service}
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - drkit.backup.common
   - drkit.backup.common.keystore
+  - drkit.backup.common.services
 attributes:
   check_mode:
     support: full
@@ -98,7 +91,6 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.drkit.backup.plugins.module_utils import module_helpers, operations
 from ansible_collections.drkit.backup.plugins.module_utils.keys import Keystore
-from ansible_collections.drkit.backup.plugins.module_utils.services import DEFAULT_START, DEFAULT_STOP
 
 
 def main():
@@ -107,10 +99,9 @@ def main():
         provider=dict(type="str"),
         provider_options=dict(type="dict", default={}),
         parts=dict(type="list", elements="str"),
-        stop_command=dict(type="str", default=DEFAULT_STOP),
-        start_command=dict(type="str", default=DEFAULT_START),
     )
     argument_spec.update(module_helpers.keystore_argument_spec())
+    argument_spec.update(module_helpers.services_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     module_helpers.run(module, operations.restore_backup, Keystore(params["keystore"]), params["backup"],
