@@ -1,6 +1,7 @@
 # Build and check the drkit.backup collection.
 #
-#   make test         venv, collection, sanity, lint, unit, integration; then a time summary
+#   make test         venv, deps, collection, sanity, lint, unit, integration; then a time summary
+#   make deps         the Debian packages the tests use (hack/install-test-deps)
 #   make venv         .venv with requirements.txt + requirements-test.txt (stamp: fast re-runs)
 #   make collection   .build/collections/ansible_collections/drkit/backup -> repo root
 #   make sanity       ansible-test sanity on a copy of the tree (works offline, see below)
@@ -36,7 +37,7 @@ export PATH := $(VENV)/bin:$(PATH)
 # ends (ok or failed) print the stage's elapsed time and record it in $(TIMES).
 stage = @t0=$$EPOCHREALTIME; trap 'rc=$$?; cd $(ROOT); hack/stage-time $(1) $$t0 $$rc' EXIT; set -x
 
-STAGES := venv collection sanity lint unit integration
+STAGES := venv deps collection sanity lint unit integration
 
 # `make test` runs each stage in its own make; NODEPS=1 keeps unit, lint...
 # from re-running venv and collection (already done, in order) each time.
@@ -63,6 +64,11 @@ venv:
 	  touch $(VENV_STAMP)
 	fi
 
+# The real servers and tools the tests use, from Debian (see the script's list).
+deps:
+	$(call stage,deps)
+	hack/install-test-deps
+
 collection:
 	$(call stage,collection)
 	mkdir -p $(COLLECTIONS)/ansible_collections/drkit
@@ -83,12 +89,11 @@ collection:
 #   from ansible-test's own source. The test requirements then come from PyPI.
 # - No --requirements: it would only install ansible-test's controller
 #   requirements into .venv, which already has them (pinned).
-# - shellcheck (Debian package) is installed if missing, else ansible-test
-#   would skip the shellcheck test with a mere warning.
+# - shellcheck comes from `make deps`: without it ansible-test would skip the
+#   shellcheck test with a mere warning.
 # - pslint (PowerShell) has nothing to check: this collection has no .ps1/.psm1.
-sanity: $(call needs,venv)
+sanity: $(call needs,venv deps)
 	$(call stage,sanity)
-	command -v shellcheck >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; }
 	pip_version=$$(grep -oP "pip='\K[0-9.]+" $(VENV)/lib/python3.11/site-packages/ansible_test/_internal/python_requirements.py)
 	install -D -m 644 hack/get_pip_offline.py ~/.ansible/test/cache/get_pip_$${pip_version//./_}.py
 	rm -rf $(BUILD)/sanity
@@ -102,13 +107,13 @@ lint: $(call needs,venv collection)
 	$(call stage,lint)
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ansible-lint --nocolor
 
-unit: $(call needs,venv collection)
+unit: $(call needs,venv deps collection)
 	$(call stage,unit)
 	PYTHONPATH=$(COLLECTIONS) pytest tests/unit
 
 # The integration targets run as real ansible-playbook runs on localhost, from a
 # copy of the tree (as for sanity); the modules run with the venv's Python.
-integration: $(call needs,venv)
+integration: $(call needs,venv deps)
 	$(call stage,integration)
 	rm -rf $(BUILD)/integration
 	hack/copy-tree $(INTEGRATION_ROOT)
