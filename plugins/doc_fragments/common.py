@@ -15,6 +15,8 @@ requirements:
   - cryptography (50.0 or later recommended; older releases hold the GIL during AES-GCM, so encryption
     then uses one core).
   - zstandard.
+  - python-gnupg and the gpg binary, for GnuPG recipients only.
+  - python-pkcs11 and the token's PKCS#11 library, for backups tied to an HSM only.
 notes:
   - Install the Python requirements on a host with the C(requirements-host.txt) file of the collection, or
     with the playbook C(drkit.backup.prepare_hosts).
@@ -42,4 +44,59 @@ options:
     description: The command that starts a service, C({service}) standing for its name.
     type: str
     default: systemctl start {service}
+"""
+
+    GPG_HOME = r"""
+options:
+  gpg_home:
+    description:
+      - The GnuPG home directory (C(GNUPGHOME)) holding the recipients' public keys (to encrypt) or the secret
+        keys (to open backups). Default is gpg's own default for the user the module runs as.
+    type: path
+"""
+
+    UNLOCK = r"""
+options:
+  gpg_passphrase:
+    description:
+      - The passphrase of the GnuPG secret key that opens a backup's GnuPG key slot, when the key is not
+        already unlocked in a gpg agent. Handed to gpg on a file descriptor, never on its command line.
+    type: str
+"""
+
+    HSM = r"""
+options:
+  hsm:
+    description:
+      - Access to the PKCS#11 token of a backup tied to an HSM. To open such a backup, O(hsm.module) and
+        O(hsm.pin) are enough, since the labels recorded in the backup are used unless given.
+      - Set the token library's own environment (for SoftHSM2, C(SOFTHSM2_CONF)) with the task's C(environment).
+    type: dict
+    suboptions:
+      module:
+        description: The PKCS#11 library of the token.
+        type: path
+        required: true
+      token_label:
+        description: The token's label.
+        type: str
+      key_label:
+        description: The label of the AES key in the token (it never leaves the token).
+        type: str
+      pin:
+        description: The token's user PIN.
+        type: str
+        required: true
+"""
+
+    TRUST = r"""
+options:
+  trusted_certificates:
+    description:
+      - PEM files of certificates (or CA bundles) that a backup's manifest signature must come from. The
+        signer's certificate must be one of them, or be issued by one of them, and be valid when the backup was
+        taken. A backup that is not signed then fails.
+      - Without it, a signature is still checked against its own certificate.
+    type: list
+    elements: path
 """

@@ -28,7 +28,7 @@ import re
 import shutil
 import uuid
 
-from ansible_collections.drkit.backup.plugins.module_utils import canonjson, crypto
+from ansible_collections.drkit.backup.plugins.module_utils import canonjson, crypto, signing
 from ansible_collections.drkit.backup.plugins.module_utils.fsutil import fsync_dir
 from ansible_collections.drkit.backup.plugins.module_utils.errors import (
     FormatError, IntegrityError, InvalidInput, KeyNotFound, NoSpace)
@@ -46,9 +46,9 @@ MAX_HEADER_BYTES = 16 * 1024 * 1024
 NAME_RE = re.compile(r"^(?P<product>[a-z][a-z0-9_]*)-(?P<type>full|data)-"
                      r"(?P<stamp>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})$")
 PART_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-SLOT_AAD = b"drkit-slot-v1\x00"
-SLOT_FIELDS = {"type", "keyId", "nonce", "ciphertext"}
-TOP_LEVEL_FIELDS = {"format", "manifest", "manifestSha256", "manifestMac", "keySlots"}
+# The fields of each kind of key slot (see protection.py), and of the header outside the manifest.
+SLOT_FIELDS = {"backup-key": {"type", "keyId", "nonce", "ciphertext"}, "gpg": {"type", "keyId", "message"}}
+TOP_LEVEL_FIELDS = {"format", "manifest", "manifestSha256", "manifestMac", "keySlots", "signature"}
 
 
 # --- names and times -------------------------------------------------------
@@ -67,20 +67,6 @@ def check_part_name(name: str):
 
 def _part_key(data_key: bytes, backup_id: str, part: str) -> bytes:
     return crypto.derive(data_key, backup_id.encode(), b"drkit-part-v1\x00" + part.encode())
-
-
-def _mac_key(data_key: bytes, backup_id: str) -> bytes:
-    return crypto.derive(data_key, backup_id.encode(), b"drkit-manifest-v1")
-
-
-def _slot_aad(backup_id: str, key_id: str) -> bytes:
-    return SLOT_AAD + backup_id.encode() + b"\x00" + key_id.encode()
-
-
-def make_slot(backup_id: str, key_id: str, key_material: bytes, data_key: bytes) -> dict:
-    slot = {"type": "backup-key", "keyId": key_id}
-    slot.update(crypto.seal(key_material, data_key, _slot_aad(backup_id, key_id)))
-    return slot
 
 
 # --- the header ----------------------------------------------------------------
@@ -140,9 +126,13 @@ class Header:
             raise FormatError("%s: its MAC does not fit its encryption scheme: it was changed" % where)
         slots = _require(doc, "keySlots", list, where)
         for slot in slots:
-            if not isinstance(slot, dict) or set(slot) != SLOT_FIELDS or slot.get("type") != "backup-key" \
+            if not isinstance(slot, dict) or set(slot) != SLOT_FIELDS.get(slot.get("type"), ()) \
                     or not all(isinstance(value, str) for value in slot.values()):
                 raise FormatError("%s: a key slot is malformed: the header was changed or damaged" % where)
+        signature = doc.get("signature")
+        if signature is not None and (not isinstance(signature, dict) or set(signature) != signing.SIGNATURE_FIELDS
+                                      or not all(isinstance(value, str) for value in signature.values())):
+            raise FormatError("%s: its signature is malformed: the header was changed or damaged" % where)
         if self.encrypted != bool(slots):
             raise FormatError("%s: its key slots do not fit its encryption scheme: it was changed" % where)
 
@@ -177,8 +167,35 @@ class Header:
         return self.manifest["encryption"]["scheme"] != SCHEME_NONE
 
     @property
+    def slots(self) -> list:
+        return self.doc["keySlots"]
+
+    @property
     def key_ids(self) -> list:
-        return [slot["keyId"] for slot in self.doc["keySlots"]]
+        """The backup keys that open this backup (GnuPG recipients are in :meth:`protection`)."""
+        return [slot["keyId"] for slot in self.slots if slot["type"] == "backup-key"]
+
+    def protection(self) -> dict:
+        """How this backup is protected, for people and playbooks."""
+        gpg = [slot["keyId"] for slot in self.slots if slot["type"] == "gpg"]
+        hsm = self.manifest.get("hsm") if self.manifest.get("tiedToHSM") else None
+        signature = self.doc.get("signature")
+        try:
+            signer = signing.signer_subject(signature, self.where) if signature else None
+        except FormatError:
+            signer = "(damaged certificate)"
+        if self.encrypted:
+            holders = ["backup key %s" % key for key in self.key_ids] + ["GnuPG key %s" % key for key in gpg]
+            summary = "encrypted (%s), opened by %s" % (SCHEME_KEY, " or ".join(holders))
+            if hsm:
+                summary += ", and tied to HSM key %s on token %s" % (hsm.get("keyLabel"), hsm.get("tokenLabel"))
+        else:
+            summary = "not encrypted (checksums only)"
+        if signer:
+            summary += "; manifest signed by %s" % signer
+        return {"encrypted": self.encrypted, "scheme": self.manifest["encryption"]["scheme"],
+                "backupKeys": self.key_ids, "gpgRecipients": gpg, "tiedToHSM": bool(hsm), "hsm": hsm,
+                "signed": bool(signature), "signer": signer, "summary": summary}
 
     def digest_ok(self) -> bool:
         return self.doc["manifestSha256"] == hashlib.sha256(canonjson.dumps(self.manifest)).hexdigest()
@@ -186,57 +203,32 @@ class Header:
     def summary(self) -> dict:
         """What modules return about a backup: the manifest plus how it is protected."""
         info = dict(self.manifest)
-        if self.encrypted:
-            info["protection"] = "encrypted (%s) with backup key %s" % (
-                SCHEME_KEY, " or ".join(self.key_ids))
-        else:
-            info["protection"] = "not encrypted (checksums only)"
-        info["keyIds"] = self.key_ids
+        info["protection"] = self.protection()
         info["storedSize"] = sum(p["storedSize"] for p in self.parts)
         info["size"] = sum(p["size"] for p in self.parts)
         return info
 
 
-def new_header(manifest: dict, data_key, slots: list) -> Header:
-    """Seal a complete manifest: digest, MAC (when encrypted) and key slots."""
+def _mac_key(data_key: bytes, backup_id: str) -> bytes:
+    return crypto.derive(data_key, backup_id.encode(), b"drkit-manifest-v1")
+
+
+def mac_ok(header: Header, data_key: bytes) -> bool:
+    """Whether the manifest authenticates under ``data_key`` (any change to it fails)."""
+    return crypto.mac_ok(_mac_key(data_key, header.id), canonjson.dumps(header.manifest),
+                         header.doc.get("manifestMac"))
+
+
+def new_header(manifest: dict, data_key, slots: list, signer=None) -> Header:
+    """Seal a complete manifest: digest, MAC (when encrypted), key slots, signature (when asked)."""
     raw = canonjson.dumps(manifest)
     doc = {"format": FORMAT, "manifest": manifest, "keySlots": slots,
            "manifestSha256": hashlib.sha256(raw).hexdigest()}
     if data_key is not None:
         doc["manifestMac"] = crypto.mac(_mac_key(data_key, manifest["id"]), raw)
+    if signer is not None:
+        doc["signature"] = signer.sign(raw)
     return Header(doc, "backup %s" % manifest["name"])
-
-
-def unlock(header: Header, keystore):
-    """Return the data key of ``header`` (None when not encrypted).
-
-    ``keystore.material(key_id)`` returns a backup key's material or None.
-    Checks the manifest MAC, so any change to the header is caught here.
-    """
-    if not header.encrypted:
-        return None
-    data_key = None
-    missing = []
-    for slot in header.doc["keySlots"]:
-        material = keystore.material(slot["keyId"]) if keystore is not None else None
-        if material is None:
-            missing.append(slot["keyId"])
-            continue
-        data_key = crypto.unseal(material, slot, _slot_aad(header.id, slot["keyId"]),
-                                 "key slot of %s" % header.name)
-        if data_key is None:
-            raise IntegrityError("backup %s: its key slot for backup key %s does not open with that key: "
-                                 "the header was changed or damaged" % (header.name, slot["keyId"]))
-        break
-    if data_key is None:
-        raise KeyNotFound("backup %s is encrypted with backup key %s, which is not in %s: upload that key "
-                          "(drkit.backup.backup_key_upload) and try again"
-                          % (header.name, " or ".join(missing), keystore if keystore is not None else "a keystore"))
-    if not crypto.mac_ok(_mac_key(data_key, header.id), canonjson.dumps(header.manifest),
-                         header.doc.get("manifestMac")):
-        raise IntegrityError("backup %s: header.json does not authenticate: its manifest was changed"
-                             % header.name)
-    return data_key
 
 
 def codec_for(header: Header, data_key, part: str, level=0) -> ChunkCodec:
@@ -317,31 +309,33 @@ class DirectorySource(BackupSource):
 
 # --- checking --------------------------------------------------------------------
 
-def check_backup(source: BackupSource, pool, keystore=None, full=False, consumer=None):
+def check_backup(source: BackupSource, pool, unlocker=None, full=False, consumer=None, trusted=None):
     """Verify a backup; returns (header or None, list of problems as sentences).
 
-    Without ``full``: the header's canonical form and digest, and every stored
-    part's presence, size and SHA-256 (no key needed). With ``full``: also the
-    key, the manifest MAC and every chunk of every part, decrypted and
-    decompressed, against the recorded plaintext sizes and checksums.
-    ``consumer(part, reader)``, when given, reads each part's plaintext during
-    that same pass (a restore's dry run); the rest is drained and checked.
+    Without ``full``: the header's canonical form and digest, its signature (when
+    signed) against its own certificate and, with ``trusted`` certificates,
+    against them, and every stored part's presence, size and SHA-256: no key
+    needed. With ``full``: also the data key (opened by ``unlocker``), the
+    manifest MAC and every chunk of every part, decrypted and decompressed,
+    against the recorded plaintext sizes and checksums. ``consumer(part,
+    reader)``, when given, reads each part's plaintext during that same pass (a
+    restore's dry run); the rest is drained and checked.
     """
     try:
         header = source.header()
     except (FormatError, InvalidInput) as exc:
         return None, [str(exc)]
-    problems = []
     if not header.digest_ok():
-        problems.append("header.json of backup %s does not match its checksum: it was changed"
-                        % source.name)
+        return header, ["header.json of backup %s does not match its checksum: it was changed" % source.name]
+    problems = _signature_problems(header, trusted)
+    if problems:
         return header, problems
     data_key = None
     if full:
         try:
-            data_key = unlock(header, keystore)
-        except (IntegrityError, KeyNotFound) as exc:
-            return header, problems + [str(exc)]
+            data_key = unlocker.data_key(header) if unlocker is not None else _no_unlocker(header)
+        except (IntegrityError, KeyNotFound, InvalidInput) as exc:
+            return header, [str(exc)]
     stored = source.stored_parts()
     for extra in sorted(set(stored) - set(p["name"] for p in header.parts)):
         problems.append("backup %s holds a file %s that its header does not list" % (header.name, extra))
@@ -350,6 +344,26 @@ def check_backup(source: BackupSource, pool, keystore=None, full=False, consumer
         if problem:
             problems.append(problem)
     return header, problems
+
+
+def _no_unlocker(header):
+    if header.encrypted:
+        raise KeyNotFound("backup %s is encrypted: a keystore is needed to verify it fully" % header.name)
+    return None
+
+
+def _signature_problems(header, trusted) -> list:
+    signature = header.doc.get("signature")
+    where = "backup %s" % header.name
+    if signature is None:
+        return ["%s is not signed, and a trusted certificate was given" % where] if trusted else []
+    try:
+        problem = signing.check_signature(signature, canonjson.dumps(header.manifest), where)
+        if not problem and trusted:
+            problem = signing.check_trust(signature, header.manifest["createdAt"], trusted, where)
+    except FormatError as exc:
+        problem = str(exc)
+    return [problem] if problem else []
 
 
 def _check_part(source, header, part, stored, pool, data_key, full, consumer):
@@ -418,7 +432,7 @@ class BackupWriter:
     """
 
     def __init__(self, root, manifest, data_key, slots, pool, level=DEFAULT_LEVEL,
-                 chunk_size=DEFAULT_CHUNK_SIZE, hash_plaintext=False):
+                 chunk_size=DEFAULT_CHUNK_SIZE, hash_plaintext=False, signer=None):
         self.root = root
         self.name = manifest["name"]
         self.final = os.path.join(root, self.name)
@@ -430,6 +444,7 @@ class BackupWriter:
         self._manifest["parts"] = []
         self._data_key = data_key
         self._slots = slots
+        self._signer = signer
         self._pool = pool
         self._level = level
         self._chunk_size = chunk_size
@@ -481,7 +496,7 @@ class BackupWriter:
 
     def commit(self) -> str:
         """Write the header last, then rename the partial into place."""
-        self.header = new_header(self._manifest, self._data_key, self._slots)
+        self.header = new_header(self._manifest, self._data_key, self._slots, self._signer)
         fd = os.open(os.path.join(self.partial, HEADER), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(self.header.to_bytes())

@@ -10,14 +10,51 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.drkit.backup.plugins.module_utils.crypto import (
     CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY)
 from ansible_collections.drkit.backup.plugins.module_utils.errors import DrkitError
-from ansible_collections.drkit.backup.plugins.module_utils.keys import DEFAULT_KEYSTORE
+from ansible_collections.drkit.backup.plugins.module_utils.keys import DEFAULT_KEYSTORE, Keystore
+from ansible_collections.drkit.backup.plugins.module_utils.protection import Unlocker, hsm_factory
 from ansible_collections.drkit.backup.plugins.module_utils.services import DEFAULT_START, DEFAULT_STOP
+from ansible_collections.drkit.backup.plugins.module_utils.signing import load_certificates
 from ansible_collections.drkit.backup.plugins.module_utils.stream import (
     HAS_ZSTANDARD, ZSTANDARD_IMPORT_ERROR)
 
 
 def keystore_argument_spec() -> dict:
     return {"keystore": {"type": "path", "default": DEFAULT_KEYSTORE}}
+
+
+def gpg_home_argument_spec() -> dict:
+    return {"gpg_home": {"type": "path"}}
+
+
+def hsm_argument_spec() -> dict:
+    return {"hsm": {"type": "dict", "options": {
+        "module": {"type": "path", "required": True},
+        "token_label": {"type": "str", "no_log": False},
+        "key_label": {"type": "str", "no_log": False},
+        "pin": {"type": "str", "required": True, "no_log": True}}}}
+
+
+def unlock_argument_spec() -> dict:
+    """What opening a backup's key slots may need: the keystore and GnuPG (the HSM is apart)."""
+    spec = keystore_argument_spec()
+    spec.update(gpg_home_argument_spec())
+    spec["gpg_passphrase"] = {"type": "str", "no_log": True}
+    return spec
+
+
+def trust_argument_spec() -> dict:
+    return {"trusted_certificates": {"type": "list", "elements": "path"}}
+
+
+def unlocker(params) -> Unlocker:
+    return Unlocker(Keystore(params["keystore"]), params.get("gpg_home"), params.get("gpg_passphrase"),
+                    hsm_factory(params.get("hsm")))
+
+
+def trusted(params):
+    """The certificates of ``trusted_certificates``, or None."""
+    paths = params.get("trusted_certificates")
+    return [cert for path in paths for cert in load_certificates(path)] if paths else None
 
 
 def services_argument_spec() -> dict:

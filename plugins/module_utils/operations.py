@@ -18,13 +18,17 @@ import shutil
 import socket
 import time
 
-from ansible_collections.drkit.backup.plugins.module_utils import archive, catalog, crypto, packfile
+from ansible_collections.drkit.backup.plugins.module_utils import archive, catalog, packfile
 from ansible_collections.drkit.backup.plugins.module_utils.errors import (
-    CaptureError, IntegrityError, InvalidInput, KeyNotFound)
-from ansible_collections.drkit.backup.plugins.module_utils.fsutil import check_writable_dir, private_dir
+    CaptureError, DrkitError, IntegrityError, InvalidInput, KeyNotFound)
+from ansible_collections.drkit.backup.plugins.module_utils.fsutil import check_writable_dir, private_dir, write_atomic
+from ansible_collections.drkit.backup.plugins.module_utils.gpg import Gpg
+from ansible_collections.drkit.backup.plugins.module_utils.hsm import HsmKey
 from ansible_collections.drkit.backup.plugins.module_utils.keys import check_scope, scope_label
+from ansible_collections.drkit.backup.plugins.module_utils.protection import Protection, rewrap
 from ansible_collections.drkit.backup.plugins.module_utils.providers import get_provider
 from ansible_collections.drkit.backup.plugins.module_utils.services import ServiceControl, stopped
+from ansible_collections.drkit.backup.plugins.module_utils.signing import Signer
 from ansible_collections.drkit.backup.plugins.module_utils.timeutil import parse_time, rfc3339, utc_now
 from ansible_collections.drkit.backup.plugins.module_utils.version import TOOL
 from ansible_collections.drkit.backup.plugins.module_utils.workers import worker_pool
@@ -40,28 +44,41 @@ def source_host() -> str:
 
 # --- backup ----------------------------------------------------------------------
 
-def _backup_key(keystore, encryption, key_id, scope, domain):
-    """The backup key to encrypt with (None for ``encryption: none``), checked against the scope."""
+def plan_protection(keystore, scope="system", domain=None, encryption="key", key_id=None, escrow_key_ids=(),
+                    gpg_home=None, gpg_recipients=(), tied_to_hsm=False, hsm=None, signing=None):
+    """How a new backup will be protected, from the module options; refuses combinations that do not fit.
+
+    ``encryption``: ``key`` (a backup key: ``key_id``, or the scope's default), ``gpg`` (GnuPG recipients
+    only) or ``none``. ``escrow_key_ids`` and, with ``key``, ``gpg_recipients`` add slots (escrow).
+    ``hsm`` holds module, token_label, key_label and pin; ``signing`` certificate, key and passphrase.
+    """
+    if encryption not in ("key", "gpg", "none"):
+        raise InvalidInput("encryption must be key, gpg or none, not %r" % (encryption,))
     if encryption == "none":
+        for given, name in ((key_id, "key_id"), (escrow_key_ids, "escrow_key_ids"),
+                            (gpg_recipients, "gpg_recipients"), (tied_to_hsm, "tied_to_hsm")):
+            if given:
+                raise InvalidInput("encryption none was asked for together with %s%s: drop %s, or use encryption "
+                                   "key" % (name, " %s" % given if name == "key_id" else "", name))
+    if encryption == "gpg" and (key_id or not gpg_recipients):
+        raise InvalidInput("encryption gpg takes gpg_recipients (at least one) and no key_id")
+    keys = []
+    if encryption == "key":
         if key_id:
-            raise InvalidInput("encryption none was asked for together with key_id %s: drop key_id, or use "
-                               "encryption key" % key_id)
-        return None
-    if encryption != "key":
-        raise InvalidInput("encryption must be key or none, not %r" % (encryption,))
-    if key_id:
-        key = keystore.require(key_id)
-    else:
-        key = keystore.default_key(scope, domain)
-        if key is None:
-            raise KeyNotFound("there is no default backup key for the %s scope in %s: create one with "
-                              "drkit.backup.backup_key (default: true), or give key_id"
-                              % (scope_label(scope, domain), keystore))
-    if (key.scope, key.domain or None) != (scope, domain or None):
-        raise InvalidInput("backup key %s belongs to the %s scope and cannot encrypt a %s backup: use a key "
-                           "of that scope" % (key.id, scope_label(key.scope, key.domain),
-                                              scope_label(scope, domain)))
-    return key
+            keys.append(keystore.require(key_id))
+        else:
+            default = keystore.default_key(scope, domain)
+            if default is None:
+                raise KeyNotFound("there is no default backup key for the %s scope in %s: create one with "
+                                  "drkit.backup.backup_key (default: true), or give key_id"
+                                  % (scope_label(scope, domain), keystore))
+            keys.append(default)
+    keys += [keystore.require(escrow) for escrow in escrow_key_ids or ()]
+    return Protection(
+        keys=keys, gpg=Gpg(gpg_home) if gpg_recipients else None, gpg_recipients=gpg_recipients or (),
+        hsm=HsmKey(hsm.get("module"), hsm.get("token_label"), hsm.get("key_label"), hsm.get("pin"))
+        if tied_to_hsm else None,
+        signer=Signer(signing["certificate"], signing["key"], signing.get("passphrase")) if signing else None)
 
 
 def _same_kind(header, product, host, scope, domain, backup_type, online, described) -> bool:
@@ -101,14 +118,16 @@ def _free_name(dest, product, backup_type) -> tuple:
 
 
 def create_backup(keystore, provider, provider_options=None, backup_type="full", online=False,
-                  dest=DEFAULT_DEST, encryption="key", key_id=None, scope="system", domain=None,
-                  description="", max_age=0, compression_level=archive.DEFAULT_LEVEL,
-                  stop_command=None, start_command=None, check_mode=False):
-    """Takes one backup; returns the module result."""
+                  dest=DEFAULT_DEST, scope="system", domain=None, description="", max_age=0,
+                  compression_level=archive.DEFAULT_LEVEL, stop_command=None, start_command=None,
+                  check_mode=False, **protection_options):
+    """Takes one backup; returns the module result. ``protection_options`` go to :func:`plan_protection`."""
     check_scope(scope, domain)
     adapter = get_provider(provider, provider_options)
     adapter.check_backup(backup_type, online)
-    key = _backup_key(keystore, encryption, key_id, scope, domain)
+    protection = plan_protection(keystore, scope, domain, **protection_options)
+    # A missing or expired GPG recipient, a wrong HSM PIN, a key of another scope: found before anything stops.
+    protection.check(scope, domain)
     services = [] if online else adapter.services()
     control = ServiceControl(stop_command, start_command) if services else None
     described = adapter.describe()
@@ -136,14 +155,13 @@ def create_backup(keystore, provider, provider_options=None, backup_type="full",
         name=name, product=adapter.name, productVersion=adapter.product_version(), type=backup_type,
         online=online, scope=scope, domain=domain, createdAt=rfc3339(moment), sourceHost=host,
         serverRoles=described.pop("serverRoles", []), creator=getpass.getuser(), tool=TOOL,
-        description=description or "", tiedToHSM=False, provider=described)
-    data_key = crypto.random_key() if key is not None else None
-    slots = [archive.make_slot(manifest["id"], key.id, key.material, data_key)] if key is not None else []
+        description=description or "", provider=described, **protection.manifest_fields())
+    data_key, slots = protection.seal(manifest["id"])
     parts = adapter.parts(backup_type)
     downtime = None
     with worker_pool() as pool:
-        with archive.BackupWriter(dest, manifest, data_key, slots, pool,
-                                  level=compression_level) as writer:
+        with archive.BackupWriter(dest, manifest, data_key, slots, pool, level=compression_level,
+                                  signer=protection.signer) as writer:
             try:
                 if services:
                     downtime = _capture_offline(adapter, parts, services, control, writer, dest, name)
@@ -230,8 +248,8 @@ def _entries(path):
     return catalog.list_root(path)
 
 
-def backup_info(path, verify="none", keystore=None):
-    """Lists (and optionally verifies) the backups at ``path``."""
+def backup_info(path, verify="none", unlocker=None, trusted=None):
+    """Lists (and optionally verifies) the backups at ``path``; ``trusted``: certificates a signer must match."""
     if verify not in ("none", "checksum", "full"):
         raise InvalidInput("verify must be none, checksum or full")
     listed, problems = [], []
@@ -239,7 +257,7 @@ def backup_info(path, verify="none", keystore=None):
         for entry in _entries(path):
             item = entry.describe()
             if entry.status == catalog.COMPLETE:
-                item.update(_inspect(entry, verify, keystore, pool))
+                item.update(_inspect(entry, verify, unlocker, trusted, pool))
                 problems.extend(item.get("problems", []))
             listed.append(item)
     result = {"changed": False, "backups": listed}
@@ -249,12 +267,12 @@ def backup_info(path, verify="none", keystore=None):
     return result
 
 
-def _inspect(entry, verify, keystore, pool) -> dict:
+def _inspect(entry, verify, unlocker, trusted, pool) -> dict:
     try:
         source = packfile.open_backup(entry.path)
         if verify == "none":
             return {"header": source.header().summary()}
-        header, problems = archive.check_backup(source, pool, keystore, full=verify == "full")
+        header, problems = archive.check_backup(source, pool, unlocker, full=verify == "full", trusted=trusted)
     except (IntegrityError, InvalidInput) as exc:
         return {"status": "damaged", "verified": False, "problems": [str(exc)]}
     item = {"verified": not problems, "problems": problems}
@@ -267,8 +285,8 @@ def _inspect(entry, verify, keystore, pool) -> dict:
 
 # --- restore ----------------------------------------------------------------------
 
-def restore_backup(keystore, backup, provider=None, provider_options=None, parts=None,
-                   stop_command=None, start_command=None, check_mode=False):
+def restore_backup(unlocker, backup, provider=None, provider_options=None, parts=None,
+                   stop_command=None, start_command=None, check_mode=False, trusted=None):
     """Verifies the whole backup, plans the restore, and (unless checking) applies it."""
     source = packfile.open_backup(backup)
     header = source.header()
@@ -290,16 +308,17 @@ def restore_backup(keystore, backup, provider=None, provider_options=None, parts
         if part["name"] in selected:
             planned[part["name"]] = adapter.restore_part(part, reader, check_mode=True)
 
-    archive.unlock(header, keystore)  # a missing key or a forged header, said plainly before anything else
+    unlocker.data_key(header)  # a missing key or a forged header, said plainly before anything else
     with worker_pool() as pool:
-        header, problems = archive.check_backup(source, pool, keystore, full=True, consumer=dry_run)
+        header, problems = archive.check_backup(source, pool, unlocker, full=True, consumer=dry_run,
+                                                trusted=trusted)
         if problems:
             raise IntegrityError("backup %s failed verification and nothing was restored: %s"
                                  % (source.name, " ".join(problems)))
         to_apply = [name for name in selected if planned.get(name)]
         applied = planned
         if to_apply and not check_mode:
-            applied = _apply_restore(source, header, keystore, adapter, to_apply, pool, stop_command,
+            applied = _apply_restore(source, header, unlocker, adapter, to_apply, pool, stop_command,
                                      start_command)
     restored = [{"name": name, "changed": len(applied.get(name, [])),
                  "changes": applied.get(name, [])[:CHANGES_SHOWN]} for name in selected]
@@ -308,8 +327,8 @@ def restore_backup(keystore, backup, provider=None, provider_options=None, parts
             "diff": {"prepared": "\n".join(changed_paths[:1000])} if changed_paths else {}}
 
 
-def _apply_restore(source, header, keystore, adapter, names, pool, stop_command, start_command):
-    data_key = archive.unlock(header, keystore)
+def _apply_restore(source, header, unlocker, adapter, names, pool, stop_command, start_command):
+    data_key = unlocker.data_key(header)
     services = adapter.services()
     applied = {}
     with contextlib.ExitStack() as stack:
@@ -361,7 +380,49 @@ def pack_backup(src, dest, check_mode=False):
 # --- keys ----------------------------------------------------------------------------
 
 def backups_only_opened_by(key, keystore, roots) -> list:
-    """Backups under ``roots`` that no other key in ``keystore`` opens."""
+    """Backups under ``roots`` that nothing else opens: no other key in ``keystore``, no GnuPG recipient."""
     others = {other.id for other in keystore.keys()} - {key.id}
     return [entry.path for entry, header in catalog.complete_headers(roots)
-            if key.id in header.key_ids and not set(header.key_ids) & others]
+            if key.id in header.key_ids and not set(header.key_ids) & others
+            and not header.protection()["gpgRecipients"]]
+
+
+def rekey_backups(unlocker, path, key_ids=(), gpg_home=None, gpg_recipients=(), check_mode=False):
+    """Makes every backup at ``path`` open with exactly ``key_ids`` and ``gpg_recipients``.
+
+    Only the key slots in the header change, through a temporary file and a
+    rename, so a crash leaves each backup with its old header or its new one.
+    """
+    keys = [unlocker.keystore.require(key_id) for key_id in key_ids or ()]
+    gpg = Gpg(gpg_home) if gpg_recipients else None
+    result = {"changed": False, "rekeyed": [], "unchanged": [], "failed": []}
+    for entry in _entries(path):
+        if entry.status != catalog.COMPLETE:
+            continue
+        try:
+            source = packfile.open_backup(entry.path)
+            header = source.header()
+            if not header.digest_ok():
+                raise IntegrityError("header.json of backup %s does not match its checksum: it was changed"
+                                     % header.name)
+            if not header.encrypted:
+                raise InvalidInput("backup %s is not encrypted: there are no keys to change" % header.name)
+            if not header.manifest.get("tiedToHSM"):
+                unlocker.data_key(header)  # the manifest must authenticate before new slots vouch for it
+            slots = rewrap(header, unlocker, keys, gpg, gpg_recipients or ())
+        except DrkitError as exc:
+            result["failed"].append({"path": entry.path, "msg": str(exc)})
+            continue
+        if slots == header.slots:
+            result["unchanged"].append(entry.path)
+            continue
+        if not check_mode:
+            doc = dict(header.doc, keySlots=slots)
+            raw = archive.Header(doc, header.where).to_bytes()
+            if source.form == "directory":
+                write_atomic(os.path.join(source.path, archive.HEADER), raw)
+            else:
+                packfile.pack(source, source.path, header_raw=raw)
+        result["rekeyed"].append(entry.path)
+        result["changed"] = True
+    return result

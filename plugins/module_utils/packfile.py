@@ -161,10 +161,13 @@ def _checked_header(source):
     return header
 
 
-def pack(source: archive.DirectorySource, dest: str) -> str:
-    """Writes ``source`` as one ``.drkit`` file at ``dest``, checking every part on the way."""
+def pack(source: archive.BackupSource, dest: str, header_raw=None) -> str:
+    """Writes ``source`` as one ``.drkit`` file at ``dest``, checking every part on the way.
+
+    ``header_raw`` replaces the header (a rekeyed one: same manifest, other key slots).
+    """
     header = _checked_header(source)
-    raw = source.header_bytes()
+    raw = source.header_bytes() if header_raw is None else header_raw
     partial = os.path.join(os.path.dirname(dest), "." + os.path.basename(dest) + archive.PARTIAL_SUFFIX)
     stored = source.stored_parts()
     try:

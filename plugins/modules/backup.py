@@ -52,15 +52,51 @@ options:
     default: /var/lib/drkit/backups
   encryption:
     description:
-      - V(key) encrypts with a backup key from the keystore. V(none) stores the parts unencrypted (checksums
-        only) and must be asked for.
+      - V(key) encrypts with a backup key from the keystore. V(gpg) encrypts the backup's data key to the
+        public keys of O(gpg_recipients) only (for sites that use C(ipa-backup --gpg)). V(none) stores the parts
+        unencrypted (checksums only) and must be asked for.
+      - Whatever the choice, the parts are encrypted with chunked AES-256-GCM under a random data key; the
+        choice says who can open that key.
     type: str
-    choices: [key, none]
+    choices: [key, gpg, none]
     default: key
   key_id:
     description:
       - The backup key to encrypt with. Default is the default key of O(scope) (and O(domain)).
       - The key's scope must match the backup's.
+    type: str
+  escrow_key_ids:
+    description:
+      - More backup keys that can open the backup too (an escrow key whose key file is kept offline). Their
+        scope must match the backup's.
+    type: list
+    elements: str
+    default: []
+  gpg_recipients:
+    description:
+      - GnuPG recipients (key ids, fingerprints or e-mail addresses in O(gpg_home)) whose secret keys can open
+        the backup. Required with O(encryption=gpg); with O(encryption=key) they are escrow holders.
+      - Each recipient gets a test encryption before anything is stopped, so a missing or expired key fails
+        first.
+    type: list
+    elements: str
+    default: []
+  tied_to_hsm:
+    description:
+      - Also wrap the data key with a key that never leaves a PKCS#11 token (O(hsm)), as CipherTrust Manager's
+        HSM-tied backups do. The backup then restores only where that token key exists. System backups only.
+    type: bool
+    default: false
+  signing_certificate:
+    description:
+      - A PEM certificate whose private key (O(signing_key)) signs the backup's manifest, so that
+        M(drkit.backup.backup_info) can prove its origin and integrity with the certificate alone.
+    type: path
+  signing_key:
+    description: The PEM private key of O(signing_certificate).
+    type: path
+  signing_key_passphrase:
+    description: The passphrase of O(signing_key), if it is encrypted.
     type: str
   scope:
     description: The backup's scope.
@@ -97,6 +133,8 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - drkit.backup.common
   - drkit.backup.common.keystore
+  - drkit.backup.common.gpg_home
+  - drkit.backup.common.hsm
   - drkit.backup.common.services
 attributes:
   check_mode:
@@ -132,6 +170,30 @@ EXAMPLES = r"""
     online: true
     max_age: 20h
 
+- name: Encrypt to the security team's GnuPG keys, as ipa-backup --gpg does, and sign the manifest
+  drkit.backup.backup:
+    provider: files
+    provider_options:
+      paths: [/etc/myapp]
+    encryption: gpg
+    gpg_home: /root/.gnupg-backup
+    gpg_recipients: [backup@example.test]
+    signing_certificate: /etc/pki/drkit/signer.pem
+    signing_key: /etc/pki/drkit/signer.key
+
+- name: Tie the backup to the HSM, with an escrow key kept offline
+  drkit.backup.backup:
+    provider: files
+    provider_options:
+      paths: [/var/lib/myapp]
+    escrow_key_ids: [2f91020c-5fb7-4709-aca4-f4ce1ba9a54a]
+    tied_to_hsm: true
+    hsm:
+      module: /usr/lib/libCryptoki2_64.so
+      token_label: backup
+      key_label: root
+      pin: "{{ vault_hsm_pin }}"
+
 - name: Delete one backup
   drkit.backup.backup:
     state: absent
@@ -146,8 +208,9 @@ path:
   sample: /var/lib/drkit/backups/files-full-2026-11-23-02-00-00
 backup:
   description:
-    - The backup's header manifest, with C(protection) (how it is encrypted), C(keyIds), C(size) and
-      C(storedSize) added.
+    - The backup's header manifest, with C(size), C(storedSize) and C(protection) added.
+    - C(protection) says how the backup is protected, in C(encrypted), C(backupKeys), C(gpgRecipients),
+      C(tiedToHSM), C(hsm), C(signed), C(signer), and a C(summary) sentence.
   returned: when a backup was written or found
   type: dict
   sample:
@@ -160,7 +223,13 @@ backup:
     createdAt: "2026-11-23T02:00:00.312004Z"
     sourceHost: idm1.example.test
     encryption: {scheme: aes-256-gcm-stream, chunkSize: 1048576}
-    keyIds: [c05b638d-2eea-4651-9937-7bee49a95f6b]
+    protection:
+      encrypted: true
+      backupKeys: [c05b638d-2eea-4651-9937-7bee49a95f6b]
+      gpgRecipients: []
+      tiedToHSM: false
+      signed: false
+      summary: "encrypted (aes-256-gcm-stream), opened by backup key c05b638d-2eea-4651-9937-7bee49a95f6b"
     parts: [{name: etc_myapp.tar, kind: tar, source: /etc/myapp, size: 10240, storedSize: 2113,
              storedSha256: 9f19ab202f860cfa5de7fcbe70872a0aea1ee91af9092c80cb89939c35aea994}]
 duration_seconds:
@@ -184,6 +253,7 @@ services_stopped:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.drkit.backup.plugins.module_utils import module_helpers, operations
+from ansible_collections.drkit.backup.plugins.module_utils.errors import InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.keys import Keystore
 from ansible_collections.drkit.backup.plugins.module_utils.timeutil import parse_duration
 
@@ -192,14 +262,24 @@ def run_backup(module):
     params = module.params
     if params["state"] == "absent":
         return operations.delete_backup(params["dest"], params["name"], module.check_mode)
+    signing = None
+    if params["signing_certificate"] or params["signing_key"]:
+        if not (params["signing_certificate"] and params["signing_key"]):
+            raise InvalidInput("signing needs both signing_certificate and signing_key")
+        signing = {"certificate": params["signing_certificate"], "key": params["signing_key"],
+                   "passphrase": params["signing_key_passphrase"]}
+    if params["tied_to_hsm"] and not params["hsm"]:
+        raise InvalidInput("tied_to_hsm needs hsm (module, token_label, key_label, pin)")
     return operations.create_backup(
         Keystore(params["keystore"]), params["provider"], params["provider_options"],
-        backup_type=params["type"], online=params["online"], dest=params["dest"],
-        encryption=params["encryption"], key_id=params["key_id"], scope=params["scope"],
+        backup_type=params["type"], online=params["online"], dest=params["dest"], scope=params["scope"],
         domain=params["domain"], description=params["description"],
         max_age=parse_duration(params["max_age"], "max_age"), compression_level=params["compression_level"],
         stop_command=params["stop_command"], start_command=params["start_command"],
-        check_mode=module.check_mode)
+        check_mode=module.check_mode, encryption=params["encryption"], key_id=params["key_id"],
+        escrow_key_ids=params["escrow_key_ids"], gpg_home=params["gpg_home"],
+        gpg_recipients=params["gpg_recipients"], tied_to_hsm=params["tied_to_hsm"], hsm=params["hsm"],
+        signing=signing)
 
 
 def main():
@@ -209,8 +289,14 @@ def main():
         type=dict(type="str", choices=["full", "data"], default="full"),
         online=dict(type="bool", default=False),
         dest=dict(type="path", default=operations.DEFAULT_DEST),
-        encryption=dict(type="str", choices=["key", "none"], default="key"),
+        encryption=dict(type="str", choices=["key", "gpg", "none"], default="key"),
         key_id=dict(type="str"),
+        escrow_key_ids=dict(type="list", elements="str", default=[], no_log=False),
+        gpg_recipients=dict(type="list", elements="str", default=[]),
+        tied_to_hsm=dict(type="bool", default=False),
+        signing_certificate=dict(type="path"),
+        signing_key=dict(type="path", no_log=False),
+        signing_key_passphrase=dict(type="str", no_log=True),
         scope=dict(type="str", choices=["system", "domain"], default="system"),
         domain=dict(type="str"),
         description=dict(type="str", default=""),
@@ -220,6 +306,8 @@ def main():
         name=dict(type="str"),
     )
     argument_spec.update(module_helpers.keystore_argument_spec())
+    argument_spec.update(module_helpers.gpg_home_argument_spec())
+    argument_spec.update(module_helpers.hsm_argument_spec())
     argument_spec.update(module_helpers.services_argument_spec())
     module = AnsibleModule(
         argument_spec=argument_spec,

@@ -13,9 +13,12 @@ description:
   - Reads the header of one backup, or of every backup in a backup root, with no key (as
     C(ksctl backup inspect)); lists interrupted backups as C(incomplete).
   - With O(verify=checksum), checks every stored part's presence, size and SHA-256 against the header, with
-    no key. With O(verify=full), also opens the backup with its key from the keystore, authenticates the
-    header and decrypts and decompresses every part, so any changed, truncated, reordered or appended byte is
-    found and named.
+    no key, and a signed backup's signature (with O(trusted_certificates), that it comes from them). With
+    O(verify=full), also opens the backup (backup key, GnuPG secret key, HSM), authenticates the header and
+    decrypts and decompresses every part, so any changed, truncated, reordered or appended byte is found and
+    named.
+  - Every backup's C(header.protection) says how it is protected (backup keys, GnuPG recipients, HSM,
+    signature).
 options:
   path:
     description:
@@ -32,6 +35,10 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - drkit.backup.common
   - drkit.backup.common.keystore
+  - drkit.backup.common.gpg_home
+  - drkit.backup.common.unlock
+  - drkit.backup.common.hsm
+  - drkit.backup.common.trust
 attributes:
   check_mode:
     support: full
@@ -59,10 +66,11 @@ EXAMPLES = r"""
   register: check
   failed_when: not check.verified
 
-- name: Check a downloaded single-file backup without any key
+- name: Check a downloaded single-file backup without any key, and that the site's CA signed it
   drkit.backup.backup_info:
     path: /srv/transfer/files-full-2026-11-23-02-00-00.drkit
     verify: checksum
+    trusted_certificates: [/etc/pki/drkit/backup-signing-ca.pem]
 """
 
 RETURN = r"""
@@ -94,7 +102,8 @@ backups:
       description:
         - The header manifest (id, product, productVersion, type, online, scope, domain, createdAt,
           sourceHost, serverRoles, creator, description, encryption, compression, tiedToHSM, parts ...), with
-          C(protection), C(keyIds), C(size) and C(storedSize) added.
+          C(size), C(storedSize) and C(protection) added (C(encrypted), C(backupKeys), C(gpgRecipients),
+          C(tiedToHSM), C(hsm), C(signed), C(signer), and a C(summary) sentence).
       type: dict
       returned: for complete backups
     verified:
@@ -122,7 +131,6 @@ problems:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.drkit.backup.plugins.module_utils import module_helpers, operations
-from ansible_collections.drkit.backup.plugins.module_utils.keys import Keystore
 
 
 def main():
@@ -130,10 +138,13 @@ def main():
         path=dict(type="path", default=operations.DEFAULT_DEST),
         verify=dict(type="str", choices=["none", "checksum", "full"], default="none"),
     )
-    argument_spec.update(module_helpers.keystore_argument_spec())
+    argument_spec.update(module_helpers.unlock_argument_spec())
+    argument_spec.update(module_helpers.hsm_argument_spec())
+    argument_spec.update(module_helpers.trust_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    module_helpers.run(module, operations.backup_info, module.params["path"], module.params["verify"],
-                       Keystore(module.params["keystore"]))
+    params = module.params
+    module_helpers.run(module, lambda: operations.backup_info(
+        params["path"], params["verify"], module_helpers.unlocker(params), module_helpers.trusted(params)))
 
 
 if __name__ == "__main__":

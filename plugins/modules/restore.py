@@ -13,7 +13,8 @@ description:
   - Restores a backup (a backup directory or a single-file backup) through the provider that took it.
   - Before anything is touched, the whole backup is verified (header authenticated with its key, every part
     decrypted and checked) and the provider checks that it fits this server; a damaged backup, a missing key
-    or a backup of another product is refused with nothing changed.
+    (backup key, GnuPG secret key, or the HSM key of a backup tied to an HSM), a signature that does not come
+    from O(trusted_certificates), or a backup of another product is refused with nothing changed.
   - The same pass works out what the restore would change; check mode stops there and reports the plan, and
     a restore that would change nothing reports no change (and stops no service).
   - For V(files), files are written under C(target_root), only those that differ are replaced (through a
@@ -41,6 +42,10 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - drkit.backup.common
   - drkit.backup.common.keystore
+  - drkit.backup.common.gpg_home
+  - drkit.backup.common.unlock
+  - drkit.backup.common.hsm
+  - drkit.backup.common.trust
   - drkit.backup.common.services
 attributes:
   check_mode:
@@ -66,6 +71,19 @@ EXAMPLES = r"""
   check_mode: true
   register: plan
 
+- name: Restore a GnuPG-encrypted backup with the secret key's passphrase
+  drkit.backup.restore:
+    backup: /var/lib/drkit/backups/files-full-2026-11-23-02-00-00
+    gpg_home: /root/.gnupg-backup
+    gpg_passphrase: "{{ vault_backup_gpg_passphrase }}"
+
+- name: Restore a backup tied to the HSM (on a host with the same HSM key)
+  drkit.backup.restore:
+    backup: /var/lib/drkit/backups/files-full-2026-11-23-02-00-00
+    hsm:
+      module: /usr/lib/libCryptoki2_64.so
+      pin: "{{ vault_hsm_pin }}"
+
 - name: Restore one part under another directory to compare by hand
   drkit.backup.restore:
     backup: /srv/transfer/files-full-2026-11-23-02-00-00.drkit
@@ -90,7 +108,6 @@ backup:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.drkit.backup.plugins.module_utils import module_helpers, operations
-from ansible_collections.drkit.backup.plugins.module_utils.keys import Keystore
 
 
 def main():
@@ -100,14 +117,17 @@ def main():
         provider_options=dict(type="dict", default={}),
         parts=dict(type="list", elements="str"),
     )
-    argument_spec.update(module_helpers.keystore_argument_spec())
+    argument_spec.update(module_helpers.unlock_argument_spec())
+    argument_spec.update(module_helpers.hsm_argument_spec())
+    argument_spec.update(module_helpers.trust_argument_spec())
     argument_spec.update(module_helpers.services_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
-    module_helpers.run(module, operations.restore_backup, Keystore(params["keystore"]), params["backup"],
-                       provider=params["provider"], provider_options=params["provider_options"],
-                       parts=params["parts"], stop_command=params["stop_command"],
-                       start_command=params["start_command"], check_mode=module.check_mode)
+    module_helpers.run(module, lambda: operations.restore_backup(
+        module_helpers.unlocker(params), params["backup"], provider=params["provider"],
+        provider_options=params["provider_options"], parts=params["parts"], stop_command=params["stop_command"],
+        start_command=params["start_command"], check_mode=module.check_mode,
+        trusted=module_helpers.trusted(params)))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import pytest
 from ansible_collections.drkit.backup.plugins.module_utils import archive, canonjson, keys, operations, packfile
 from ansible_collections.drkit.backup.plugins.module_utils.errors import (
     FormatError, IntegrityError, InvalidInput, KeyNotFound)
+from ansible_collections.drkit.backup.plugins.module_utils.protection import Unlocker
 
 
 def small_backup(tmp_path, keystore, encryption="key"):
@@ -25,7 +26,7 @@ def small_backup(tmp_path, keystore, encryption="key"):
 
 
 def verify(path, keystore, pool, full=True):
-    return archive.check_backup(packfile.open_backup(path), pool, keystore, full=full)[1]
+    return archive.check_backup(packfile.open_backup(path), pool, Unlocker(keystore), full=full)[1]
 
 
 def test_backup_layout_and_name(backup_dir):
@@ -194,6 +195,6 @@ def test_unlock_refuses_tampered_slot(tmp_path, backup_dir, keystore):
     keystore.add(other)
     slot["keyId"] = other.id
     with pytest.raises(IntegrityError, match="does not open"):
-        archive.unlock(header, keystore)
+        Unlocker(keystore).data_key(header)
     slot["keyId"] = original
-    assert archive.unlock(header, keystore) is not None
+    assert Unlocker(keystore).data_key(header) is not None

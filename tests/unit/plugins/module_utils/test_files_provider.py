@@ -13,10 +13,11 @@ import pytest
 from ansible_collections.drkit.backup.plugins.module_utils import archive, operations
 from ansible_collections.drkit.backup.plugins.module_utils.errors import InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.providers import files
+from ansible_collections.drkit.backup.plugins.module_utils.protection import Unlocker
 
 
 def restore(keystore, backup, target, check_mode=False, **kwargs):
-    return operations.restore_backup(keystore, backup, provider_options={"target_root": str(target)},
+    return operations.restore_backup(Unlocker(keystore), backup, provider_options={"target_root": str(target)},
                                      check_mode=check_mode, **kwargs)
 
 
@@ -84,7 +85,7 @@ def test_restore_over_the_original_paths(tmp_path, keystore, data_tree, backup_d
     """The default target_root is /: the files come back where they were."""
     (data_tree / "conf/app.conf").unlink()
     (data_tree / "blob.bin").write_bytes(b"overwritten")
-    result = operations.restore_backup(keystore, backup_dir)
+    result = operations.restore_backup(Unlocker(keystore), backup_dir)
     assert result["changed"]
     assert (data_tree / "conf/app.conf").exists() and (data_tree / "blob.bin").stat().st_size > 3 * 1024 * 1024
 
@@ -93,7 +94,7 @@ def test_unknown_part_and_other_provider_are_refused(tmp_path, keystore, backup_
     with pytest.raises(InvalidInput, match="has no part 'nope'"):
         restore(keystore, backup_dir, tmp_path / "t", parts=["nope"])
     with pytest.raises(InvalidInput, match="taken by provider files"):
-        operations.restore_backup(keystore, backup_dir, provider="freeipa")
+        operations.restore_backup(Unlocker(keystore), backup_dir, provider="freeipa")
 
 
 def test_unsafe_member_names_are_refused():

@@ -13,6 +13,7 @@ import pytest
 from ansible_collections.drkit.backup.plugins.module_utils import operations
 from ansible_collections.drkit.backup.plugins.module_utils.errors import (
     CaptureError, InvalidInput, NoSpace, ServiceError)
+from ansible_collections.drkit.backup.plugins.module_utils.protection import Unlocker
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0 and not os.environ.get("CI"),
                                 reason="mounting a tmpfs needs root")
@@ -69,7 +70,7 @@ def test_listing_shows_partials_as_incomplete_and_host_copies(tmp_path, keystore
     host_copy = root / "idm2.example.test"
     host_copy.mkdir()
     shutil.copytree(done["path"], str(host_copy / os.path.basename(done["path"])))
-    info = operations.backup_info(str(root), "checksum", keystore)
+    info = operations.backup_info(str(root), "checksum", Unlocker(keystore))
     statuses = sorted((b["status"], os.path.dirname(b["path"]) == str(host_copy)) for b in info["backups"])
     assert statuses == [("complete", False), ("complete", True), ("incomplete", False)]
     assert info["verified"] and info["problems"] == []
@@ -101,7 +102,7 @@ def test_full_disk_removes_the_partial_and_keeps_earlier_backups(tmp_path, keyst
             backup(keystore, [big], dest)
         assert dest in str(caught.value) and "earlier backups are untouched" in str(caught.value)
         assert os.listdir(dest) == [os.path.basename(earlier["path"])]
-        assert operations.backup_info(dest, "full", keystore)["verified"]
+        assert operations.backup_info(dest, "full", Unlocker(keystore))["verified"]
 
 
 def service_script(tmp_path, body=""):

@@ -10,6 +10,7 @@ import pytest
 
 from ansible_collections.drkit.backup.plugins.module_utils import archive, operations, packfile
 from ansible_collections.drkit.backup.plugins.module_utils.errors import DrkitError, IntegrityError
+from ansible_collections.drkit.backup.plugins.module_utils.protection import Unlocker
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def small_packed(tmp_path, keystore):
 def check(path, keystore, pool):
     """Problems found by a full check of ``path``, or the error that refused it."""
     try:
-        return archive.check_backup(packfile.open_backup(path), pool, keystore, full=True)[1]
+        return archive.check_backup(packfile.open_backup(path), pool, Unlocker(keystore), full=True)[1]
     except DrkitError as exc:
         return [str(exc)]
 
