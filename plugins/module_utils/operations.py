@@ -45,13 +45,18 @@ def source_host() -> str:
 # --- backup ----------------------------------------------------------------------
 
 def plan_protection(keystore, scope="system", domain=None, encryption="key", key_id=None, escrow_key_ids=(),
-                    gpg_home=None, gpg_recipients=(), tied_to_hsm=False, hsm=None, signing=None):
+                    gpg_home=None, gpg_recipients=(), tied_to_hsm=False, hsm=None, signing_certificate=None,
+                    signing_key=None, signing_key_passphrase=None):
     """How a new backup will be protected, from the module options; refuses combinations that do not fit.
 
     ``encryption``: ``key`` (a backup key: ``key_id``, or the scope's default), ``gpg`` (GnuPG recipients
     only) or ``none``. ``escrow_key_ids`` and, with ``key``, ``gpg_recipients`` add slots (escrow).
-    ``hsm`` holds module, token_label, key_label and pin; ``signing`` certificate, key and passphrase.
+    ``hsm`` holds module, token_label, key_label and pin.
     """
+    if tied_to_hsm and not hsm:
+        raise InvalidInput("tied_to_hsm needs hsm (module, token_label, key_label, pin)")
+    if bool(signing_certificate) != bool(signing_key):
+        raise InvalidInput("signing needs both signing_certificate and signing_key")
     if encryption not in ("key", "gpg", "none"):
         raise InvalidInput("encryption must be key, gpg or none, not %r" % (encryption,))
     if encryption == "none":
@@ -78,7 +83,7 @@ def plan_protection(keystore, scope="system", domain=None, encryption="key", key
         keys=keys, gpg=Gpg(gpg_home) if gpg_recipients else None, gpg_recipients=gpg_recipients or (),
         hsm=HsmKey(hsm.get("module"), hsm.get("token_label"), hsm.get("key_label"), hsm.get("pin"))
         if tied_to_hsm else None,
-        signer=Signer(signing["certificate"], signing["key"], signing.get("passphrase")) if signing else None)
+        signer=Signer(signing_certificate, signing_key, signing_key_passphrase) if signing_certificate else None)
 
 
 def _same_kind(header, product, host, scope, domain, backup_type, online, described) -> bool:

@@ -253,7 +253,6 @@ services_stopped:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.drkit.backup.plugins.module_utils import module_helpers, operations
-from ansible_collections.drkit.backup.plugins.module_utils.errors import InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.keys import Keystore
 from ansible_collections.drkit.backup.plugins.module_utils.timeutil import parse_duration
 
@@ -262,14 +261,6 @@ def run_backup(module):
     params = module.params
     if params["state"] == "absent":
         return operations.delete_backup(params["dest"], params["name"], module.check_mode)
-    signing = None
-    if params["signing_certificate"] or params["signing_key"]:
-        if not (params["signing_certificate"] and params["signing_key"]):
-            raise InvalidInput("signing needs both signing_certificate and signing_key")
-        signing = {"certificate": params["signing_certificate"], "key": params["signing_key"],
-                   "passphrase": params["signing_key_passphrase"]}
-    if params["tied_to_hsm"] and not params["hsm"]:
-        raise InvalidInput("tied_to_hsm needs hsm (module, token_label, key_label, pin)")
     return operations.create_backup(
         Keystore(params["keystore"]), params["provider"], params["provider_options"],
         backup_type=params["type"], online=params["online"], dest=params["dest"], scope=params["scope"],
@@ -279,7 +270,8 @@ def run_backup(module):
         check_mode=module.check_mode, encryption=params["encryption"], key_id=params["key_id"],
         escrow_key_ids=params["escrow_key_ids"], gpg_home=params["gpg_home"],
         gpg_recipients=params["gpg_recipients"], tied_to_hsm=params["tied_to_hsm"], hsm=params["hsm"],
-        signing=signing)
+        signing_certificate=params["signing_certificate"], signing_key=params["signing_key"],
+        signing_key_passphrase=params["signing_key_passphrase"])
 
 
 def main():

@@ -113,8 +113,8 @@ def test_hsm_errors_are_plain(tmp_path, keystore, data_tree, softhsm):
 # --- signatures ----------------------------------------------------------------------------------
 
 def signed_backup(keystore, data_tree, dest, pki, name="site"):
-    return backup(keystore, data_tree, dest, signing={"certificate": pki["%s_signer" % name],
-                                                      "key": pki["%s_key" % name]})
+    return backup(keystore, data_tree, dest, signing_certificate=pki["%s_signer" % name],
+                  signing_key=pki["%s_key" % name])
 
 
 def test_signed_backup_proves_its_origin_without_any_key(tmp_path, keystore, data_tree, pki):
@@ -157,8 +157,8 @@ def test_forged_manifest_breaks_the_signature_even_with_a_fixed_checksum(tmp_pat
 
 def test_signing_key_must_match_its_certificate(tmp_path, keystore, data_tree, pki):
     with pytest.raises(InvalidInput, match="does not belong to the certificate"):
-        backup(keystore, data_tree, tmp_path / "b", signing={"certificate": pki["site_signer"],
-                                                             "key": pki["other_key"]})
+        backup(keystore, data_tree, tmp_path / "b", signing_certificate=pki["site_signer"],
+               signing_key=pki["other_key"])
 
 
 # --- rotation and escrow ---------------------------------------------------------------------------
