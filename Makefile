@@ -9,6 +9,7 @@
 #   make unit         pytest tests/unit
 #   make integration  ansible-test integration (tests/integration/targets) on a copy of the tree
 #   make demo         install the collection into .build and run its demo playbook on localhost
+#   make bench        benchmarks against restic, Borg, tar|gpg (not part of make test; writes bench/results.json)
 #   make clean        remove .build and tests/output (keeps .venv; `make distclean` removes it too)
 #
 # Every stage prints its elapsed time ("=== stage NAME  12.3s  ok").
@@ -43,7 +44,7 @@ STAGES := venv deps collection sanity lint unit integration
 # from re-running venv and collection (already done, in order) each time.
 needs = $(if $(NODEPS),,$(1))
 
-.PHONY: test $(STAGES) demo clean distclean
+.PHONY: test $(STAGES) demo bench clean distclean
 
 test:
 	@rm -f $(TIMES)
@@ -128,6 +129,13 @@ demo: $(call needs,venv)
 	ANSIBLE_COLLECTIONS_PATH=$(DEMO_COLLECTIONS) ANSIBLE_LOCALHOST_WARNING=false \
 	  ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
 	  ansible-playbook drkit.backup.demo -e demo_root=$(ROOT)/.demo
+
+# Not part of `make test`: drkit against restic, Borg, tar|gpg and the read-and-hash limit (see bench/run.py).
+# BENCH_ARGS="--scale 0.1 --reps 1" for a quick run.
+bench: $(call needs,venv collection)
+	$(call stage,bench)
+	hack/install-bench-deps
+	python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) tests/output

