@@ -140,7 +140,7 @@ def describe_servers(roles_by_server: dict) -> list:
         servers.append({
             "name": name,
             "hidden": bool(is_hidden(roles)),
-            "roles": sorted(role for role, status in roles.items() if status in ACTIVE and role in BACKUP_ROLES),
+            "roles": [role for role in BACKUP_ROLES if roles.get(role) in ACTIVE],
             "role_status": dict(sorted(roles.items())),
         })
     return servers
@@ -255,4 +255,54 @@ def topology(ccache=None, reinitialize_from=None) -> dict:
                            "ca": [{"left": left, "right": right} for left, right in ca]}}
     if reinitialize_from:
         result["reinitialize"] = reinitialize_plan(reinitialize_from, servers, domain, ca)
+    return result
+
+
+# --- what the freeipa_* modules run ---------------------------------------------------------
+
+def topology_info(ccache=None, select="none", prefer=None, roles=None, reinitialize_from=None) -> dict:
+    """Module result of drkit.backup.freeipa_topology_info."""
+    result = topology(ccache, reinitialize_from)
+    result["backup_server"] = choose_backup_server(result["servers"], prefer=prefer, select=select, roles=roles)
+    result["changed"] = False
+    return result
+
+
+def server_state(server, state, ccache=None, check_mode=False) -> dict:
+    """Module result of drkit.backup.freeipa_server_state: hide a server or enable it (idempotent)."""
+    if state not in ("hidden", "enabled"):
+        raise InvalidInput("state must be hidden or enabled, not %r" % (state,))
+    code, output = ipa(["server-role-find", "--server=%s" % server, "--include-master"], ccache=ccache, check=False)
+    roles = {ROLE_NAMES.get(e.get("Role name"), e.get("Role name")): e.get("Role status")
+             for e in parse_entries(output) if e.get("Server name") == server}
+    if code not in (0, 1) or not roles:
+        raise ToolError("server %s is not an IdM server of this topology (ipa server-role-find: %s): check the name"
+                        % (server, tail(output, 2)))
+    before = "hidden" if is_hidden(roles) else "enabled"
+    result = {"server": server, "state": state, "previous_state": before, "roles": dict(sorted(roles.items())),
+              "changed": before != state,
+              "diff": {"before": "%s: %s\n" % (server, before), "after": "%s: %s\n" % (server, state)}}
+    if before != state and not check_mode:
+        code, output = ipa(["server-state", server, "--state=%s" % state], ccache=ccache, check=False)
+        if code != 0:
+            raise ToolError("ipa server-state %s --state=%s failed: %s" % (server, state, tail(output, 2)))
+    return result
+
+
+def reinitialize(from_server, suffix, dm_password, timeout=3600, check_mode=False) -> dict:
+    """Module result of drkit.backup.freeipa_reinitialize: re-initialise this server's suffix from another."""
+    if suffix not in ("domain", "ca"):
+        raise InvalidInput("suffix must be domain or ca, not %r" % (suffix,))
+    tool = "ipa-replica-manage" if suffix == "domain" else "ipa-csreplica-manage"
+    command = "%s re-initialize --from=%s" % (tool, from_server)
+    result = {"changed": True, "command": command, "suffix": suffix, "from_server": from_server}
+    if check_mode:
+        result["msg"] = "would run %s (the Directory Manager password on its standard input)" % command
+        return result
+    # No -p: the tool prompts "Directory Manager password:" and reads the answer from standard input.
+    code, output = run([tool, "re-initialize", "--from=%s" % from_server], secret=dm_password,
+                       stdin_text=dm_password + "\n", timeout=timeout)
+    if code != 0 or "Update succeeded" not in output:
+        raise ToolError("%s failed (exit %d): %s" % (command, code, tail(output, 3)))
+    result["output"] = tail(output, 6)
     return result

@@ -272,8 +272,8 @@ class FreeIPAProvider(Provider):
     # --- backup -------------------------------------------------------------------
 
     def check_backup(self, backup_type, online):
-        super().check_backup(backup_type, online)
         check_backup_options(backup_type, online, self.options)
+        super().check_backup(backup_type, online)
         for key in ("gnupghome", "tmpdir"):
             if self._opt(key, None) and not os.path.isdir(self.options[key]):
                 raise InvalidInput("provider_options.%s %s is not a directory" % (key, self.options[key]))
