@@ -176,7 +176,7 @@ def choose_backup_server(servers, prefer=None, select="none", roles=None) -> dic
                             % (", ".join(needed) or "none", chosen["name"]))
     if select == "hidden" and not (chosen and chosen["hidden"]):
         best = ", ".join("%s (%s; has %s)" % (s["name"], "hidden" if s["hidden"] else "enabled",
-                                               ", ".join(s["roles"]) or "no role") for s in servers) or "none"
+                                              ", ".join(s["roles"]) or "no role") for s in servers) or "none"
         raise InvalidInput("no hidden replica holds every role in use (%s): servers are %s. Install the missing "
                            "roles on a hidden replica (or hide one that has them all) and run again"
                            % (", ".join(needed) or "none", best))

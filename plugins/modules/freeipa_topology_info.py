@@ -162,7 +162,7 @@ backup_server:
       elements: str
 reinitialize:
   description:
-    - With O(reinitialize_from), the re-initialisations to run, in order; each runs on RV(reinitialize[].server).
+    - With O(reinitialize_from), the re-initialisations to run, in order; each runs on the step's C(server).
   returned: when O(reinitialize_from) is given
   type: list
   elements: dict

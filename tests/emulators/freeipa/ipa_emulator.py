@@ -372,7 +372,6 @@ def values(entry, name):
         if key.lower() == name.lower() and key != "dn":
             return found
     return []
-    return entries
 
 
 # --- logging as the admin tools do ------------------------------------------------------
@@ -673,8 +672,8 @@ def read_header(dirname):
     try:
         with open(os.path.join(dirname, "header")) as handle:
             config.read_file(handle)
-        return {key: config.get("ipa", key) for key in ("type", "time", "host", "ipa_version", "version",
-                                                         "services")}
+        fields = ("type", "time", "host", "ipa_version", "version", "services")
+        return {key: config.get("ipa", key) for key in fields}
     except (OSError, configparser.Error) as exc:
         raise ScriptError("Cannot read backup metadata: %s" % exc)
 
