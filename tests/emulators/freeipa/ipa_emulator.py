@@ -1240,8 +1240,8 @@ def free_port(address="127.0.0.1"):
 
 
 def main_admin(argv):
-    """ipa-emulator create|start|stop|destroy ROOT [HOST CLUSTER_JSON DM_PASSWORD_FILE]"""
-    usage = ("usage: ipa-emulator create ROOT HOST CLUSTER_JSON DM_PASSWORD_FILE\n"
+    """ipa-emulator create|start|stop|destroy ROOT [HOST CLUSTER_JSON DM_PASSWORD_FILE [ADDRESS]]"""
+    usage = ("usage: ipa-emulator create ROOT HOST CLUSTER_JSON DM_PASSWORD_FILE [ADDRESS]\n"
              "       ipa-emulator start|stop|destroy ROOT\n")
     if len(argv) < 2 or argv[0] not in ("create", "start", "stop", "destroy"):
         sys.stderr.write(usage)
@@ -1249,12 +1249,13 @@ def main_admin(argv):
     action, root = argv[0], argv[1]
     try:
         if action == "create":
-            if len(argv) != 5:
+            if len(argv) not in (5, 6):
                 sys.stderr.write(usage)
                 return 2
             with open(argv[4]) as handle:
                 password = handle.read().strip()
-            server = create_server(root, argv[2], free_port(), argv[3], password)
+            address = argv[5] if len(argv) == 6 else "127.0.0.1"
+            server = create_server(root, argv[2], free_port(address), argv[3], password, address)
             server.ipactl_start()
             print(json.dumps({"root": server.root, "host": server.host, "ldap_uri": server.uri,
                               "basedn": server.basedn, "pid": server.slapd_pid()}))
