@@ -506,7 +506,12 @@ class FreeIPAProvider(Provider):
         actions = ["ipa-restore restored %s (%s restore) on %s; %s"
                    % (native["name"], self._restore_kind(native), host, services)]
         rehidden = False
-        if hidden_before and self._opt("rehide", True) and self._hidden(host) is False:
+        hidden_after = self._hidden(host) if hidden_before and self._opt("rehide", True) else None
+        if hidden_before and self._opt("rehide", True) and hidden_after is None:
+            self.warnings.append("%s was hidden before the restore and its state cannot be read now (ipa "
+                                 "server-role-find failed; is there a Kerberos ticket?): check it and hide it with "
+                                 "drkit.backup.freeipa_server_state (state hidden)" % host)
+        if hidden_after is False:
             code, state_output = freeipa_cli.ipa(["server-state", host, "--state=hidden"],
                                                  ccache=self._opt("krb5_ccache", None), check=False)
             if code != 0:

@@ -53,7 +53,11 @@ Where the emulator differs from the product (documented, on purpose):
 - the db2bak directory holds one slapcat LDIF per backend instead of 389-ds
   ``db2bak`` output (ipa-restore reads only the LDIF files, as the real one does);
 - ``ipa-backup`` and ``ipa-restore`` log to standard error and to
-  ``var/log/ipabackup.log`` / ``iparestore.log`` under the emulated root.
+  ``var/log/ipabackup.log`` / ``iparestore.log`` under the emulated root;
+- the role check of ipa-backup (refused unless ``--disable-role-check`` when
+  this host lacks a role some server has, as the man page and the RHEL guide
+  describe) words its error in its own way: the source read for this emulator
+  predates that check.
 
 Configuration: ``IPA_EMULATOR_ROOT`` names one emulated server's root (several
 servers live on one machine, each with its own root, slapd port and data). The
