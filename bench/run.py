@@ -68,7 +68,7 @@ def ldif_entries():
     pool = b""
     while True:
         if len(pool) < 48:
-            pool = next(salt)
+            pool = next(salt, b"")  # the key stream is practically endless (2**62 bytes)
         secret, pool = pool[:24], pool[24:]
         uid = "user%07d" % number
         yield (
@@ -159,7 +159,7 @@ def warm_memory(gib):
     path = "/dev/shm/drkit-bench-warm"
     zeros = bytes(64 * MIB)
     with open(path, "wb") as out:
-        for _ in range(gib * 16):
+        for _block in range(gib * 16):
             out.write(zeros)
     os.unlink(path)
 
@@ -199,7 +199,7 @@ class Runner:
     def run_isolated(self, argv, shell=False, cwd=None):
         """Each measured command runs under a small wrapper so that its own peak RSS is reported."""
         wrapper = [self.python, os.path.join(HERE, "measure.py")] + (["--shell"] if shell else []) + argv
-        proc = subprocess.run(wrapper, env=self.env, cwd=cwd, capture_output=True, text=True)
+        proc = subprocess.run(wrapper, env=self.env, cwd=cwd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise RuntimeError("%s failed: %s" % (" ".join(argv), (proc.stderr or proc.stdout)[-2000:]))
         return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -523,13 +523,13 @@ def report(report_data):
         check("offline: down >= 3x shorter than the sequence", value, 3, value >= 3)
     lines.append("\ntargets:")
     for item in checks:
-        lines.append("  %-50s %7.2f  (bound %s)  %s" % (item["target"], item["value"], item["bound"],
-                                                         "met" if item["met"] else "NOT MET"))
+        lines.append("  %-50s %7.2f  (bound %s)  %s"
+                     % (item["target"], item["value"], item["bound"], "met" if item["met"] else "NOT MET"))
     return "\n".join(lines), checks
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--scale", type=float, default=1.0, help="data set size as a fraction of 1 GiB")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--data", default=os.path.join(HERE, "data"))
@@ -568,7 +568,7 @@ def main():
 def versions():
     def first_line(argv):
         try:
-            return subprocess.run(argv, capture_output=True, text=True).stdout.splitlines()[0]
+            return subprocess.run(argv, capture_output=True, text=True, check=False).stdout.splitlines()[0]
         except (OSError, IndexError):
             return None
     return {"restic": first_line(["restic", "version"]), "borg": first_line(["borg", "--version"]),

@@ -494,6 +494,13 @@ class BackupWriter:
             entry["sha256"] = writer.sha256
         self._manifest["parts"].append(entry)
 
+    def annotate(self, fields: dict):
+        """Adds manifest fields known only after capture (the product's version, roles ...)."""
+        for key, value in fields.items():
+            if key in ("formatVersion", "id", "name", "parts", "encryption", "compression"):
+                raise InvalidInput("a provider may not set the manifest field %s" % key)
+            self._manifest[key] = value
+
     def commit(self) -> str:
         """Write the header last, then rename the partial into place."""
         self.header = new_header(self._manifest, self._data_key, self._slots, self._signer)

@@ -62,12 +62,21 @@ def services_argument_spec() -> dict:
             "start_command": {"type": "str", "default": DEFAULT_START}}
 
 
+def freeipa_argument_spec() -> dict:
+    return {"krb5_ccache": {"type": "path"}}
+
+
 def run(module, operation, *args, **kwargs):
     """Checks the libraries, runs ``operation`` and exits the module with its result or its error."""
     if not HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"), exception=str(CRYPTOGRAPHY_IMPORT_ERROR))
     if not HAS_ZSTANDARD:
         module.fail_json(msg=missing_required_lib("zstandard"), exception=str(ZSTANDARD_IMPORT_ERROR))
+    run_plain(module, operation, *args, **kwargs)
+
+
+def run_plain(module, operation, *args, **kwargs):
+    """Runs ``operation`` (which needs neither cryptography nor zstandard) and exits the module."""
     try:
         result = operation(*args, **kwargs)
     except DrkitError as exc:

@@ -110,15 +110,21 @@ def _recent_backup(dest, max_age, **kind):
     return None
 
 
-def _free_name(dest, product, backup_type) -> tuple:
-    """A name not yet used in ``dest``; a name already taken waits for the next second."""
+def _free_name(dest, product, backup_type, fixed=None) -> tuple:
+    """A name not yet used in ``dest``; a name already taken waits for the next second.
+
+    With ``fixed`` (a capture time already known), that time names the backup or nothing does.
+    """
     while True:
-        moment = utc_now()
+        moment = fixed or utc_now()
         name = archive.backup_name(product, backup_type, moment)
         taken = [os.path.join(dest, name), os.path.join(dest, "." + name + archive.PARTIAL_SUFFIX),
                  os.path.join(dest, name + packfile.SUFFIX)]
         if not any(os.path.lexists(path) for path in taken):
             return name, moment
+        if fixed is not None:
+            raise InvalidInput("a backup named %s is already in %s and holds another capture: move it away "
+                               "or choose another dest" % (name, dest))
         time.sleep(1.0 - moment.microsecond / 1e6 + 0.01)
 
 
@@ -133,7 +139,7 @@ def create_backup(keystore, provider, provider_options=None, backup_type="full",
     protection = plan_protection(keystore, scope, domain, **protection_options)
     # A missing or expired GPG recipient, a wrong HSM PIN, a key of another scope: found before anything stops.
     protection.check(scope, domain)
-    services = [] if online else adapter.services()
+    services = [] if online or adapter.tool_stops_services else adapter.services()
     control = ServiceControl(stop_command, start_command) if services else None
     described = adapter.describe()
     dest = os.path.abspath(dest)
@@ -141,7 +147,13 @@ def create_backup(keystore, provider, provider_options=None, backup_type="full",
         check_writable_dir(dest, "backup root")
     else:
         check_writable_dir(_existing_parent(dest), "the parent of backup root")
-    host = source_host()
+    host = adapter.host() or source_host()
+    found = adapter.existing([(entry, header) for entry, header in catalog.complete_headers([dest])
+                              if os.path.dirname(entry.path) == dest])
+    if found is not None:
+        entry, header = found
+        return {"changed": False, "path": entry.path, "backup": header.summary(),
+                "msg": "backup %s already holds this capture: nothing was written" % entry.name}
     recent = _recent_backup(dest, max_age, product=adapter.name, host=host, scope=scope, domain=domain,
                             backup_type=backup_type, online=online, described=described)
     if recent is not None:
@@ -152,16 +164,20 @@ def create_backup(keystore, provider, provider_options=None, backup_type="full",
         return {"changed": True, "path": None, "backup": None,
                 "msg": "a %s backup of %s would be written to %s%s" % (
                     backup_type, adapter.name, dest,
-                    " with services stopped: %s" % ", ".join(services) if services else "")}
+                    " with services stopped: %s" % ", ".join(services) if services else
+                    " by the product's own tool" if adapter.captures_with_tool else "")}
     private_dir(dest)
     began = time.monotonic()
-    name, moment = _free_name(dest, adapter.name, backup_type)
+    name, moment = _free_name(dest, adapter.name, backup_type, adapter.fixed_moment())
     manifest = archive.new_manifest(
         name=name, product=adapter.name, productVersion=adapter.product_version(), type=backup_type,
         online=online, scope=scope, domain=domain, createdAt=rfc3339(moment), sourceHost=host,
         serverRoles=described.pop("serverRoles", []), creator=getpass.getuser(), tool=TOOL,
         description=description or "", provider=described, **protection.manifest_fields())
     data_key, slots = protection.seal(manifest["id"])
+    if adapter.captures_with_tool:
+        return _backup_with_tool(adapter, backup_type, online, manifest, data_key, slots, dest,
+                                 compression_level, began, protection.signer)
     parts = adapter.parts(backup_type)
     downtime = None
     with worker_pool() as pool:
@@ -187,6 +203,37 @@ def create_backup(keystore, provider, provider_options=None, backup_type="full",
     if downtime is not None:
         result["downtime_seconds"] = round(downtime.seconds, 3)
         result["services_stopped"] = downtime.stopped
+    return result
+
+
+def _backup_with_tool(adapter, backup_type, online, manifest, data_key, slots, dest, level, began, signer):
+    """One run of the product's tool (it stops and starts its services); then its files are sealed."""
+    capture = adapter.capture_with_tool(backup_type, online)
+    committed = False
+    try:
+        with worker_pool() as pool:
+            with archive.BackupWriter(dest, manifest, data_key, slots, pool, level=level, signer=signer) as writer:
+                writer.annotate(capture.manifest)
+                try:
+                    for part, raw_path in capture.parts:
+                        with open(raw_path, "rb") as raw, writer.part(part.name, part.kind, **part.extra) as out:
+                            shutil.copyfileobj(raw, out, COPY_BYTES)
+                except OSError as exc:
+                    if exc.errno == errno.ENOSPC:
+                        raise
+                    raise CaptureError("backup %s failed while reading the output of %s's tool: %s%s; the partial "
+                                       "backup was removed and the tool's own output was kept"
+                                       % (manifest["name"], adapter.name, exc.strerror or exc,
+                                          ": %s" % exc.filename if exc.filename else ""))
+                path = writer.commit()
+        committed = True
+    finally:
+        capture.finish(committed)
+    result = {"changed": True, "path": path, "backup": writer.header.summary(),
+              "duration_seconds": round(time.monotonic() - began, 3)}
+    result.update(capture.report)
+    if adapter.warnings:
+        result["warnings"] = list(adapter.warnings)
     return result
 
 
@@ -291,7 +338,7 @@ def _inspect(entry, verify, unlocker, trusted, pool) -> dict:
 # --- restore ----------------------------------------------------------------------
 
 def restore_backup(unlocker, backup, provider=None, provider_options=None, parts=None,
-                   stop_command=None, start_command=None, check_mode=False, trusted=None):
+                   stop_command=None, start_command=None, check_mode=False, trusted=None, provider_secrets=None):
     """Verifies the whole backup, plans the restore, and (unless checking) applies it."""
     source = packfile.open_backup(backup)
     header = source.header()
@@ -299,13 +346,18 @@ def restore_backup(unlocker, backup, provider=None, provider_options=None, parts
     if provider and provider != product:
         raise InvalidInput("backup %s was taken by provider %s; it cannot be restored with provider %s"
                            % (header.name, product, provider))
-    adapter = get_provider(product, provider_options)
+    adapter = get_provider(product, provider_options, provider_secrets)
     selected = list(parts) if parts else [part["name"] for part in header.parts]
     for name in selected:
         header.part(name)
+    if adapter.restores_with_tool and set(selected) != set(part["name"] for part in header.parts):
+        raise InvalidInput("provider %s restores the whole backup with the product's own tool: drop parts"
+                           % adapter.name)
     problems = adapter.check_restore(header)
     if problems:
         raise InvalidInput("backup %s does not fit this server: %s" % (header.name, "; ".join(problems)))
+    if adapter.restores_with_tool:
+        return _restore_with_tool(source, header, unlocker, adapter, check_mode, trusted)
 
     planned = {}
 
@@ -330,6 +382,44 @@ def restore_backup(unlocker, backup, provider=None, provider_options=None, parts
     changed_paths = [path for name in selected for path in applied.get(name, [])]
     return {"changed": bool(changed_paths), "restored_parts": restored, "backup": header.summary(),
             "diff": {"prepared": "\n".join(changed_paths[:1000])} if changed_paths else {}}
+
+
+def _restore_with_tool(source, header, unlocker, adapter, check_mode, trusted):
+    """Verifies every part while writing its plaintext to the provider's stage, then runs the tool on it."""
+    unlocker.data_key(header)  # a missing key or a forged header, said plainly before anything else
+
+    def stage_part(stage_dir):
+        def consume(part, reader):
+            fd = os.open(os.path.join(stage_dir, part["name"]), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                while True:
+                    data = reader.read_chunk()
+                    if not data:
+                        break
+                    out.write(data)
+        return consume
+
+    with worker_pool() as pool:
+        if check_mode:
+            header, problems = archive.check_backup(source, pool, unlocker, full=True, trusted=trusted)
+            if problems:
+                raise IntegrityError("backup %s failed verification: %s" % (source.name, " ".join(problems)))
+            actions = adapter.restore_plan(header)
+        else:
+            with adapter.restore_stage(header) as stage_dir:
+                header, problems = archive.check_backup(source, pool, unlocker, full=True,
+                                                        consumer=stage_part(stage_dir), trusted=trusted)
+                if problems:
+                    raise IntegrityError("backup %s failed verification and nothing was restored: %s"
+                                         % (source.name, " ".join(problems)))
+                actions = adapter.restore_with_tool(header, stage_dir)
+    result = {"changed": True, "actions": actions, "backup": header.summary(),
+              "restored_parts": [{"name": part["name"], "changed": 1, "changes": []} for part in header.parts],
+              "diff": {"prepared": "\n".join(actions)}}
+    result.update(adapter.report)
+    if adapter.warnings:
+        result["warnings"] = list(adapter.warnings)
+    return result
 
 
 def _apply_restore(source, header, unlocker, adapter, names, pool, stop_command, start_command):

@@ -24,13 +24,30 @@ description:
 options:
   provider:
     description:
-      - The product to back up. This release has V(files) (paths given in O(provider_options)).
+      - The product to back up. This release has V(files) (paths given in O(provider_options)) and V(freeipa)
+        (FreeIPA / Red Hat IdM through C(ipa-backup)).
       - Required with O(state=present).
     type: str
   provider_options:
     description:
-      - Options of the provider. For V(files), C(paths) (a list of absolute files and directories, each one
-        part) and optionally C(services) (services to stop for an offline backup, in order).
+      - Options of the provider.
+      - For V(files), C(paths) (a list of absolute files and directories, each one part) and optionally
+        C(services) (services to stop for an offline backup, in order).
+      - For V(freeipa) (the C(ipa-backup) tool stops and starts the IdM services itself, so O(stop_command) and
+        O(start_command) are not used; O(type=full) is always offline, O(type=data) may be O(online)),
+        C(logs) (bool, C(ipa-backup --logs), full backups only); C(gpg) (bool, C(ipa-backup --gpg), the native
+        archive is also encrypted to the root GnuPG key); C(gnupghome) (the GnuPG home for C(--gpg), passed as
+        C(GNUPGHOME)); C(tmpdir) (where ipa-backup writes its temporary files, passed as C(TMPDIR));
+        C(disable_role_check) (bool, C(--disable-role-check), only when a backup of a server lacking some role in
+        use is really wanted); C(keep_native) (bool, keep ipa-backup's own directory in C(/var/lib/ipa/backup)
+        after it is sealed into the drkit backup; by default it is removed once the drkit backup is complete, and
+        kept when anything fails); C(adopt) (the name or path of an existing native C(ipa-full-*)/C(ipa-data-*)
+        backup to turn into a drkit backup instead of running ipa-backup; adopting the same one again changes
+        nothing); C(backup_dir) (default C(/var/lib/ipa/backup)); C(krb5_ccache) (for the C(ipa) client, which
+        records whether the server is hidden); C(timeout) (seconds, default 14400); C(root) (the file-system root
+        of the IdM installation, V(/); only tests and chroots change it).
+      - The V(freeipa) provider refuses O(online=true) with O(type=full) and C(logs) with O(type=data) before
+        running anything, as C(ipa-backup) would.
     type: dict
     default: {}
   type:
@@ -194,6 +211,27 @@ EXAMPLES = r"""
       key_label: root
       pin: "{{ vault_hsm_pin }}"
 
+- name: Back up an IdM server with ipa-backup (full, offline), sealed as an encrypted drkit backup
+  drkit.backup.backup:
+    provider: freeipa
+    description: nightly IdM
+
+- name: Data-only backup while IdM keeps serving, ipa-backup's temporary files on a roomy disk
+  drkit.backup.backup:
+    provider: freeipa
+    type: data
+    online: true
+    provider_options:
+      tmpdir: /srv/ipa-tmp
+
+- name: Keep the native GPG-encrypted output too, for sites that restore it by hand
+  drkit.backup.backup:
+    provider: freeipa
+    provider_options:
+      gpg: true
+      gnupghome: /root/backup-gnupg
+      keep_native: true
+
 - name: Delete one backup
   drkit.backup.backup:
     state: absent
@@ -248,6 +286,14 @@ services_stopped:
   type: list
   elements: str
   sample: [myapp]
+native_backup:
+  description:
+    - For V(freeipa), the native ipa-backup directory that was sealed, whether it was adopted, and whether it was
+      kept.
+  returned: when a V(freeipa) backup was written
+  type: dict
+  sample: {name: ipa-full-2026-11-23-02-00-01, path: /var/lib/ipa/backup/ipa-full-2026-11-23-02-00-01,
+           adopted: false, kept: false}
 """
 
 from ansible.module_utils.basic import AnsibleModule

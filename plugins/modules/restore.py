@@ -19,6 +19,15 @@ description:
     a restore that would change nothing reports no change (and stops no service).
   - For V(files), files are written under C(target_root), only those that differ are replaced (through a
     temporary file and a rename), and nothing is deleted.
+  - For V(freeipa), the whole backup is verified while it is staged back into ipa-restore's layout (a private
+    directory under C(/var/lib/ipa/backup), never C(/tmp), which IdM's directory server cannot read), then the
+    real C(ipa-restore) restores it, stopping and starting the IdM services itself. Before anything is staged or
+    stopped, the task refuses what ipa-restore would refuse (a backup of another host, a data restore into a
+    server without IdM, the DNS or AD-trust package missing for a role in the backup, no Directory Manager
+    password); a different IPA version is a warning. The Directory Manager password goes to ipa-restore's
+    standard input, never its command line. Afterwards the IdM services are started if they are down, a server
+    that was hidden is hidden again, and RV(reinitialize) says how to re-initialise the other servers. A
+    V(freeipa) restore always reports a change.
 options:
   backup:
     description: The backup directory, or single-file backup, to restore.
@@ -32,6 +41,17 @@ options:
     description:
       - Options of the provider. For V(files), C(target_root) (default V(/)) restores under another directory,
         and C(services) lists services to stop while files are written.
+      - For V(freeipa), C(data_only) (bool, C(ipa-restore --data), only the LDAP data, from a full or data
+        backup), C(no_logs) (bool, C(--no-logs)), C(rehide) (bool, default true, hide the server again when it was
+        hidden), C(dm_password_file) (a root-only file holding the Directory Manager password, instead of
+        O(provider_secrets)), C(gnupghome) (for a backup whose native archive is GPG-encrypted), C(staging_dir)
+        (default C(/var/lib/ipa/backup)), C(krb5_ccache), C(timeout) and C(root) as for M(drkit.backup.backup).
+    type: dict
+    default: {}
+  provider_secrets:
+    description:
+      - Secrets of the provider, never logged or returned. For V(freeipa), C(dm_password), the Directory Manager
+        password (needed on a configured IdM server).
     type: dict
     default: {}
   parts:
@@ -84,6 +104,13 @@ EXAMPLES = r"""
       module: /usr/lib/libCryptoki2_64.so
       pin: "{{ vault_hsm_pin }}"
 
+- name: Restore an IdM server from its own backup (it is hidden again afterwards if it was hidden)
+  drkit.backup.restore:
+    backup: /var/lib/drkit/backups/freeipa-full-2026-11-23-02-00-00
+    provider_secrets:
+      dm_password: "{{ vault_dm_password }}"
+  register: idm_restore
+
 - name: Restore one part under another directory to compare by hand
   drkit.backup.restore:
     backup: /srv/transfer/files-full-2026-11-23-02-00-00.drkit
@@ -103,6 +130,29 @@ backup:
   description: The restored backup's header manifest (as M(drkit.backup.backup_info) returns it).
   returned: success
   type: dict
+actions:
+  description: For providers that restore with the product's own tool (V(freeipa)), what was done (or would be).
+  returned: for V(freeipa)
+  type: list
+  elements: str
+  sample: ["ipa-restore restored ipa-full-2026-11-23-02-00-01 (FULL restore) on idm2.example.com; the IdM services
+           are running", "server idm2.example.com hidden again (ipa-restore had enabled it)"]
+native_restore:
+  description: For V(freeipa), the native backup restored, the restore type, the host and ipa-restore's last lines.
+  returned: when a V(freeipa) restore ran
+  type: dict
+was_hidden:
+  description: For V(freeipa), whether the server was a hidden replica before the restore.
+  returned: when a V(freeipa) restore ran
+  type: bool
+rehidden:
+  description: For V(freeipa), whether the server was hidden again after ipa-restore enabled it.
+  returned: when a V(freeipa) restore ran
+  type: bool
+reinitialize:
+  description: For V(freeipa), how the other IdM servers must now be re-initialised from the restored one.
+  returned: when a V(freeipa) restore ran
+  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -116,6 +166,7 @@ def main():
         provider=dict(type="str"),
         provider_options=dict(type="dict", default={}),
         parts=dict(type="list", elements="str"),
+        provider_secrets=dict(type="dict", default={}, no_log=True),
     )
     argument_spec.update(module_helpers.unlock_argument_spec())
     argument_spec.update(module_helpers.hsm_argument_spec())
@@ -127,7 +178,7 @@ def main():
         module_helpers.unlocker(params), params["backup"], provider=params["provider"],
         provider_options=params["provider_options"], parts=params["parts"], stop_command=params["stop_command"],
         start_command=params["start_command"], check_mode=module.check_mode,
-        trusted=module_helpers.trusted(params)))
+        trusted=module_helpers.trusted(params), provider_secrets=params["provider_secrets"]))
 
 
 if __name__ == "__main__":

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from ansible_collections.drkit.backup.plugins.module_utils.errors import InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.providers.files import FilesProvider
+from ansible_collections.drkit.backup.plugins.module_utils.providers.freeipa import FreeIPAProvider
 
-PROVIDERS = {provider.name: provider for provider in (FilesProvider,)}
+PROVIDERS = {provider.name: provider for provider in (FilesProvider, FreeIPAProvider)}
 
 
-def get_provider(name: str, options: dict):
+def get_provider(name: str, options: dict, secrets=None):
     if name not in PROVIDERS:
         raise InvalidInput("unknown provider %r; this release has: %s" % (name, ", ".join(sorted(PROVIDERS))))
-    return PROVIDERS[name](options or {})
+    return PROVIDERS[name](options or {}, secrets)

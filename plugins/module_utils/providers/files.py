@@ -70,8 +70,8 @@ class FilesProvider(Provider):
     name = "files"
     supports = (("full", False), ("full", True))
 
-    def __init__(self, options):
-        super().__init__(options)
+    def __init__(self, options, secrets=None):
+        super().__init__(options, secrets)
         self.target_root = os.path.abspath(self.options.get("target_root") or "/")
         self._is_root = os.geteuid() == 0
 

@@ -1,0 +1,308 @@
+# -*- coding: utf-8 -*-
+# Copyright: drkit.backup contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""FreeIPA's command-line tools as the freeipa provider and modules use them.
+
+- :func:`run` runs one command without a shell, a secret (if any) going to its
+  standard input and never to its arguments, and masks that secret in what it
+  returns;
+- :func:`parse_entries` reads the text the ``ipa`` client prints (``  Key: value``
+  lines, entries separated by blank lines, dashed banners around);
+- :func:`topology` gathers which servers exist, their roles and which are
+  hidden (``ipa server-role-find --include-master``) and the replication
+  segments (``ipa topologysegment-find domain|ca``);
+- :func:`choose_backup_server` picks the server to back up (a hidden one
+  holding every role in use, as Red Hat recommends) and
+  :func:`reinitialize_plan` the documented order of re-initialisations after a
+  restore (outward from the restored server, domain before ca).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from ansible_collections.drkit.backup.plugins.module_utils.errors import DrkitError, InvalidInput
+
+COMMAND_TIMEOUT = 600
+# "Role name" of ipa server-role-find -> the short names drkit uses (as in ipa-backup's header services).
+ROLE_NAMES = {
+    "CA server": "CA",
+    "KRA server": "KRA",
+    "DNS server": "DNS",
+    "AD trust controller": "ADTRUST",
+    "AD trust agent": "ADTRUST_AGENT",
+    "IPA master": "IPA",
+}
+# The roles whose data a backup must hold: a backup server needs every one of them in use.
+BACKUP_ROLES = ("CA", "KRA", "DNS", "ADTRUST")
+ACTIVE = ("enabled", "hidden")
+
+
+class ToolError(DrkitError):
+    """A FreeIPA command failed."""
+
+
+def run(argv, secret=None, stdin_text=None, env=None, timeout=COMMAND_TIMEOUT):
+    """(exit code, combined output) of ``argv``; ``secret`` is masked in the output."""
+    environment = dict(os.environ)
+    environment.update(env or {})
+    try:
+        proc = subprocess.run(argv, input=(stdin_text or "").encode() if stdin_text is not None else None,
+                              stdin=None if stdin_text is not None else subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment,
+                              timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise ToolError("%s is not installed on this host (not found on PATH): run this on an IdM server"
+                        % argv[0])
+    except subprocess.TimeoutExpired:
+        raise ToolError("%s did not finish within %d seconds and was stopped" % (argv[0], timeout))
+    output = proc.stdout.decode("utf-8", "replace")
+    if secret:
+        output = output.replace(secret, "********")
+    return proc.returncode, output
+
+
+def tail(output, lines=4) -> str:
+    kept = [line.strip() for line in output.strip().splitlines() if line.strip()][-lines:]
+    return " / ".join(kept) or "no output"
+
+
+def ipa(args, ccache=None, timeout=COMMAND_TIMEOUT, check=True):
+    """Runs the ``ipa`` client; returns its output (or (rc, output) with ``check=False``)."""
+    env = {"KRB5CCNAME": ccache} if ccache else None
+    code, output = run(["ipa"] + list(args), env=env, timeout=timeout)
+    if not check:
+        return code, output
+    if code != 0:
+        raise ToolError("ipa %s failed (exit %d): %s" % (" ".join(args), code, tail(output, 2)))
+    return output
+
+
+def parse_entries(text) -> list:
+    """Entries of ``ipa`` client output as dicts; a key repeated in one entry keeps its first value."""
+    entries, current = [], {}
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or set(stripped) == {"-"}:
+            if current:
+                entries.append(current)
+            current = {}
+            continue
+        if not line.startswith("  ") or ": " not in stripped:
+            continue  # banners ("3 server roles matched", "Number of entries returned 3")
+        key, _sep, value = stripped.partition(": ")
+        current.setdefault(key, value)
+    if current:
+        entries.append(current)
+    return entries
+
+
+def server_roles(ccache=None) -> dict:
+    """{server: {role: status}} for every server of the topology (role names as in ROLE_NAMES)."""
+    code, output = ipa(["server-role-find", "--include-master"], ccache=ccache, check=False)
+    entries = parse_entries(output)
+    if code != 0 and not (code == 1 and not entries and "0 server roles matched" in output):
+        raise ToolError("ipa server-role-find failed (exit %d): %s" % (code, tail(output, 2)))
+    servers = {}
+    for entry in entries:
+        name = entry.get("Server name")
+        if not name:
+            continue
+        role = ROLE_NAMES.get(entry.get("Role name", ""), entry.get("Role name", ""))
+        servers.setdefault(name, {})[role] = entry.get("Role status", "absent")
+    return servers
+
+
+def segments(suffix, ccache=None) -> list:
+    """[(left, right)] replication segments of ``suffix`` (domain or ca)."""
+    code, output = ipa(["topologysegment-find", suffix], ccache=ccache, check=False)
+    entries = parse_entries(output)
+    if code not in (0, 1):
+        raise ToolError("ipa topologysegment-find %s failed (exit %d): %s" % (suffix, code, tail(output, 2)))
+    return [(e["Left node"], e["Right node"]) for e in entries if "Left node" in e and "Right node" in e]
+
+
+def is_hidden(roles: dict):
+    """True when a server's roles are hidden, False when enabled, None when it has neither."""
+    statuses = set(roles.values())
+    if "enabled" in statuses:
+        return False
+    if "hidden" in statuses:
+        return True
+    return None
+
+
+def describe_servers(roles_by_server: dict) -> list:
+    servers = []
+    for name in sorted(roles_by_server):
+        roles = roles_by_server[name]
+        servers.append({
+            "name": name,
+            "hidden": bool(is_hidden(roles)),
+            "roles": [role for role in BACKUP_ROLES if roles.get(role) in ACTIVE],
+            "role_status": dict(sorted(roles.items())),
+        })
+    return servers
+
+
+def roles_in_use(servers) -> list:
+    used = set()
+    for server in servers:
+        used.update(server["roles"])
+    return [role for role in BACKUP_ROLES if role in used]
+
+
+def choose_backup_server(servers, prefer=None, select="none", roles=None) -> dict:
+    """The server to back up: hidden holding every role in use, then any holding them all.
+
+    Ties are broken by ``prefer`` (inventory order), then by name. ``select``:
+    ``hidden`` fails unless a hidden server qualifies, ``any`` fails unless some
+    server does, ``none`` only reports.
+    """
+    needed = list(roles) if roles is not None else roles_in_use(servers)
+    order = {name: index for index, name in enumerate(prefer or [])}
+    complete = [s for s in servers if set(needed) <= set(s["roles"])]
+    complete.sort(key=lambda s: (not s["hidden"], order.get(s["name"], len(order)), s["name"]))
+    chosen = complete[0] if complete else None
+    choice = {"roles_in_use": needed, "candidates": [s["name"] for s in complete],
+              "server": chosen["name"] if chosen else None, "hidden": bool(chosen and chosen["hidden"])}
+    if chosen is None:
+        choice["reason"] = "no server holds every role in use (%s)" % (", ".join(needed) or "none")
+    elif chosen["hidden"]:
+        choice["reason"] = "hidden server holding every role in use (%s)" % (", ".join(needed) or "none")
+    else:
+        choice["reason"] = ("no hidden server holds every role in use (%s); %s holds them all but serves clients"
+                            % (", ".join(needed) or "none", chosen["name"]))
+    if select == "hidden" and not (chosen and chosen["hidden"]):
+        best = ", ".join("%s (%s; has %s)" % (s["name"], "hidden" if s["hidden"] else "enabled",
+                                              ", ".join(s["roles"]) or "no role") for s in servers) or "none"
+        raise InvalidInput("no hidden replica holds every role in use (%s): servers are %s. Install the missing "
+                           "roles on a hidden replica (or hide one that has them all) and run again"
+                           % (", ".join(needed) or "none", best))
+    if select == "any" and chosen is None:
+        raise InvalidInput("no IdM server holds every role in use (%s): a backup of any one of them could not "
+                           "restore the deployment; install the missing roles on one server and run again"
+                           % (", ".join(needed) or "none"))
+    return choice
+
+
+def reinitialize_plan(restored, servers, domain_segments, ca_segments) -> list:
+    """Steps to re-initialise every other master from ``restored``, outward through the topology.
+
+    Each step is {server, from, suffix, command}: run on ``server``, domain
+    (ipa-replica-manage) before ca (ipa-csreplica-manage, CA masters only), a
+    server only after the one it is re-initialised from, as ipa-restore(1) and
+    the RHEL guide ask.
+    """
+    names = {s["name"] for s in servers}
+    if restored not in names:
+        raise InvalidInput("%s is not a server of this topology: give one of %s" % (restored, ", ".join(sorted(names))))
+
+    domain_parent, domain_order = _bfs(restored, domain_segments)
+    ca_parent, _ca_order = _bfs(restored, ca_segments)
+    steps, done_ca = [], {restored}
+    pending_ca = []
+    for server in domain_order[1:]:
+        steps.append(_step(server, domain_parent[server], "domain"))
+        if server in ca_parent:
+            pending_ca.append(server)
+        progressed = True
+        while progressed:
+            progressed = False
+            for candidate in list(pending_ca):
+                if ca_parent[candidate] in done_ca:
+                    steps.append(_step(candidate, ca_parent[candidate], "ca"))
+                    done_ca.add(candidate)
+                    pending_ca.remove(candidate)
+                    progressed = True
+    for candidate in pending_ca:  # CA masters not reachable through domain segments first
+        steps.append(_step(candidate, ca_parent[candidate], "ca"))
+    return steps
+
+
+def _bfs(start, pairs):
+    """({server: the server it is reached from}, servers in breadth-first order) over ``pairs``."""
+    graph = {}
+    for left, right in pairs:
+        graph.setdefault(left, set()).add(right)
+        graph.setdefault(right, set()).add(left)
+    parents, queue, order = {start: None}, [start], []
+    while queue:
+        node = queue.pop(0)
+        order.append(node)
+        for peer in sorted(graph.get(node, ())):
+            if peer not in parents:
+                parents[peer] = node
+                queue.append(peer)
+    return parents, order
+
+
+def _step(server, source, suffix):
+    tool = "ipa-replica-manage" if suffix == "domain" else "ipa-csreplica-manage"
+    return {"server": server, "from": source, "suffix": suffix,
+            "command": "%s re-initialize --from=%s" % (tool, source)}
+
+
+def topology(ccache=None, reinitialize_from=None) -> dict:
+    """Servers, their roles and hidden state, segments, and (optionally) the re-initialisation plan."""
+    servers = describe_servers(server_roles(ccache))
+    domain = segments("domain", ccache)
+    ca = segments("ca", ccache)
+    result = {"servers": servers, "roles_in_use": roles_in_use(servers),
+              "hidden_servers": [s["name"] for s in servers if s["hidden"]],
+              "segments": {"domain": [{"left": left, "right": right} for left, right in domain],
+                           "ca": [{"left": left, "right": right} for left, right in ca]}}
+    if reinitialize_from:
+        result["reinitialize"] = reinitialize_plan(reinitialize_from, servers, domain, ca)
+    return result
+
+
+# --- what the freeipa_* modules run ---------------------------------------------------------
+
+def topology_info(ccache=None, select="none", prefer=None, roles=None, reinitialize_from=None) -> dict:
+    """Module result of drkit.backup.freeipa_topology_info."""
+    result = topology(ccache, reinitialize_from)
+    result["backup_server"] = choose_backup_server(result["servers"], prefer=prefer, select=select, roles=roles)
+    result["changed"] = False
+    return result
+
+
+def server_state(server, state, ccache=None, check_mode=False) -> dict:
+    """Module result of drkit.backup.freeipa_server_state: hide a server or enable it (idempotent)."""
+    if state not in ("hidden", "enabled"):
+        raise InvalidInput("state must be hidden or enabled, not %r" % (state,))
+    code, output = ipa(["server-role-find", "--server=%s" % server, "--include-master"], ccache=ccache, check=False)
+    roles = {ROLE_NAMES.get(e.get("Role name"), e.get("Role name")): e.get("Role status")
+             for e in parse_entries(output) if e.get("Server name") == server}
+    if code not in (0, 1) or not roles:
+        raise ToolError("server %s is not an IdM server of this topology (ipa server-role-find: %s): check the name"
+                        % (server, tail(output, 2)))
+    before = "hidden" if is_hidden(roles) else "enabled"
+    result = {"server": server, "state": state, "previous_state": before, "roles": dict(sorted(roles.items())),
+              "changed": before != state,
+              "diff": {"before": "%s: %s\n" % (server, before), "after": "%s: %s\n" % (server, state)}}
+    if before != state and not check_mode:
+        code, output = ipa(["server-state", server, "--state=%s" % state], ccache=ccache, check=False)
+        if code != 0:
+            raise ToolError("ipa server-state %s --state=%s failed: %s" % (server, state, tail(output, 2)))
+    return result
+
+
+def reinitialize(from_server, suffix, dm_password, timeout=3600, check_mode=False) -> dict:
+    """Module result of drkit.backup.freeipa_reinitialize: re-initialise this server's suffix from another."""
+    if suffix not in ("domain", "ca"):
+        raise InvalidInput("suffix must be domain or ca, not %r" % (suffix,))
+    tool = "ipa-replica-manage" if suffix == "domain" else "ipa-csreplica-manage"
+    command = "%s re-initialize --from=%s" % (tool, from_server)
+    result = {"changed": True, "command": command, "suffix": suffix, "from_server": from_server}
+    if check_mode:
+        result["msg"] = "would run %s (the Directory Manager password on its standard input)" % command
+        return result
+    # No -p: the tool prompts "Directory Manager password:" and reads the answer from standard input.
+    code, output = run([tool, "re-initialize", "--from=%s" % from_server], secret=dm_password,
+                       stdin_text=dm_password + "\n", timeout=timeout)
+    if code != 0 or "Update succeeded" not in output:
+        raise ToolError("%s failed (exit %d): %s" % (command, code, tail(output, 3)))
+    result["output"] = tail(output, 6)
+    return result
