@@ -1,12 +1,13 @@
 # Build and check the drkit.backup collection.
 #
-#   make test         venv, deps, collection, sanity, lint, unit, integration; then a time summary
+#   make test         venv, deps, collection, sanity, lint, unit, reliability subset, integration; time summary
 #   make deps         the Debian packages the tests use (hack/install-test-deps)
 #   make venv         .venv with requirements.txt + requirements-test.txt (stamp: fast re-runs)
 #   make collection   .build/collections/ansible_collections/drkit/backup -> repo root
 #   make sanity       ansible-test sanity on a copy of the tree (works offline, see below)
 #   make lint         ansible-lint, production profile (.ansible-lint)
 #   make unit         pytest tests/unit
+#   make reliability  the whole reliability suite (make test runs its quick subset)
 #   make integration  ansible-test integration (tests/integration/targets) on a copy of the tree
 #   make demo         install the collection into .build and run its demo playbook on localhost
 #   make bench        benchmarks against restic, Borg, tar|gpg (not part of make test; writes bench/results.json)
@@ -38,13 +39,13 @@ export PATH := $(VENV)/bin:$(PATH)
 # ends (ok or failed) print the stage's elapsed time and record it in $(TIMES).
 stage = @t0=$$EPOCHREALTIME; trap 'rc=$$?; cd $(ROOT); hack/stage-time $(1) $$t0 $$rc' EXIT; set -x
 
-STAGES := venv deps collection sanity lint unit integration
+STAGES := venv deps collection sanity lint unit reliability-subset integration
 
 # `make test` runs each stage in its own make; NODEPS=1 keeps unit, lint...
 # from re-running venv and collection (already done, in order) each time.
 needs = $(if $(NODEPS),,$(1))
 
-.PHONY: test $(STAGES) demo bench clean distclean
+.PHONY: test $(STAGES) reliability demo bench clean distclean
 
 test:
 	@rm -f $(TIMES)
@@ -111,6 +112,16 @@ lint: $(call needs,venv collection)
 unit: $(call needs,venv deps collection)
 	$(call stage,unit)
 	PYTHONPATH=$(COLLECTIONS) pytest tests/unit
+
+# The reliability suite (tests/reliability): faults, corruption, fuzzing, bad input, secrets, counted in one
+# summary line. make test runs its quick subset; make reliability runs all of it.
+reliability-subset: $(call needs,venv deps collection)
+	$(call stage,reliability-subset)
+	PYTHONPATH=$(COLLECTIONS) pytest -q -p no:cacheprovider tests/reliability --fast
+
+reliability: $(call needs,venv deps collection)
+	$(call stage,reliability)
+	PYTHONPATH=$(COLLECTIONS) pytest -q -p no:cacheprovider tests/reliability
 
 # The integration targets run as real ansible-playbook runs on localhost, from a
 # copy of the tree (as for sanity); the modules run with the venv's Python.

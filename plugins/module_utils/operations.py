@@ -140,7 +140,7 @@ def create_backup(keystore, provider, provider_options=None, backup_type="full",
     # A missing or expired GPG recipient, a wrong HSM PIN, a key of another scope: found before anything stops.
     protection.check(scope, domain)
     services = [] if online or adapter.tool_stops_services else adapter.services()
-    control = ServiceControl(stop_command, start_command) if services else None
+    control = ServiceControl(stop_command, start_command)  # checks the templates, even with no service to stop
     described = adapter.describe()
     dest = os.path.abspath(dest)
     if os.path.exists(dest):
@@ -290,8 +290,9 @@ def _entries(path):
         raise InvalidInput("%s does not exist" % path)
     if os.path.isfile(path):
         name = os.path.basename(path)
-        name = name[:-len(packfile.SUFFIX)] if name.endswith(packfile.SUFFIX) else name
-        return [catalog.Entry(name, path, catalog.COMPLETE, "file")]
+        if not name.endswith(packfile.SUFFIX):
+            raise InvalidInput("%s is not a single-file backup (a <name>%s file)" % (path, packfile.SUFFIX))
+        return [catalog.Entry(name[:-len(packfile.SUFFIX)], path, catalog.COMPLETE, "file")]
     if os.path.isfile(os.path.join(path, archive.HEADER)):
         return [catalog.Entry(os.path.basename(path), path, catalog.COMPLETE, "directory")]
     if archive.NAME_RE.match(os.path.basename(path)) or os.path.basename(path).endswith(archive.PARTIAL_SUFFIX):
@@ -347,6 +348,7 @@ def restore_backup(unlocker, backup, provider=None, provider_options=None, parts
         raise InvalidInput("backup %s was taken by provider %s; it cannot be restored with provider %s"
                            % (header.name, product, provider))
     adapter = get_provider(product, provider_options, provider_secrets)
+    control = ServiceControl(stop_command, start_command)
     selected = list(parts) if parts else [part["name"] for part in header.parts]
     for name in selected:
         header.part(name)
@@ -375,8 +377,7 @@ def restore_backup(unlocker, backup, provider=None, provider_options=None, parts
         to_apply = [name for name in selected if planned.get(name)]
         applied = planned
         if to_apply and not check_mode:
-            applied = _apply_restore(source, header, unlocker, adapter, to_apply, pool, stop_command,
-                                     start_command)
+            applied = _apply_restore(source, header, unlocker, adapter, to_apply, pool, control)
     restored = [{"name": name, "changed": len(applied.get(name, [])),
                  "changes": applied.get(name, [])[:CHANGES_SHOWN]} for name in selected]
     changed_paths = [path for name in selected for path in applied.get(name, [])]
@@ -422,13 +423,13 @@ def _restore_with_tool(source, header, unlocker, adapter, check_mode, trusted):
     return result
 
 
-def _apply_restore(source, header, unlocker, adapter, names, pool, stop_command, start_command):
+def _apply_restore(source, header, unlocker, adapter, names, pool, control):
     data_key = unlocker.data_key(header)
     services = adapter.services()
     applied = {}
     with contextlib.ExitStack() as stack:
         if services:
-            stack.enter_context(stopped(services, ServiceControl(stop_command, start_command)))
+            stack.enter_context(stopped(services, control))
         for name in names:
             handle, reader, part = archive.open_part_reader(source, header, data_key, name, pool)
             with handle:

@@ -26,7 +26,9 @@ COMMAND_TIMEOUT = 600
 class ServiceControl:
     """Runs the stop and start commands; ``{service}`` in a template is the service name."""
 
-    def __init__(self, stop_command=DEFAULT_STOP, start_command=DEFAULT_START):
+    def __init__(self, stop_command=None, start_command=None):
+        stop_command = DEFAULT_STOP if stop_command is None else stop_command
+        start_command = DEFAULT_START if start_command is None else start_command
         for template in (stop_command, start_command):
             if "{service}" not in (template or ""):
                 raise InvalidInput("service command %r must contain {service}" % (template,))

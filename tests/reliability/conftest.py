@@ -1,0 +1,55 @@
+# -*- coding: utf-8 -*-
+"""The reliability suite: faults, corruption, fuzzing, bad input and secrets, counted.
+
+Every test adds to one tally (``tally`` fixture); at the end the session prints the summary line and
+writes it to tests/output/reliability.json. ``--fast`` (make test) runs the quick subset: fewer
+corruptions and fuzz inputs; make reliability runs everything.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+
+import pytest
+
+COUNTS = collections.Counter()
+ORDER = ["faults injected", "faults survived", "data lost", "corruptions made", "corruptions detected",
+         "fuzz inputs run", "fuzz tracebacks", "bad inputs tried", "bad inputs with a clear message",
+         "secrets found"]
+
+
+def pytest_addoption(parser):
+    parser.addoption("--fast", action="store_true", help="the quick subset that make test runs")
+
+
+@pytest.fixture(scope="session")
+def fast(request):
+    return request.config.getoption("--fast")
+
+
+@pytest.fixture(scope="session")
+def tally():
+    return COUNTS
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not COUNTS:
+        return
+    line = "; ".join("%s %d" % (name, COUNTS[name]) for name in ORDER if name in COUNTS)
+    terminalreporter.write_line("reliability: " + line)
+    out = os.path.join(os.path.dirname(__file__), "..", "output")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "reliability.json"), "w") as handle:
+        json.dump(dict(COUNTS), handle, indent=1, sort_keys=True)
+
+
+@pytest.fixture(scope="module")
+def keystore_module(tmp_path_factory):
+    from ansible_collections.drkit.backup.plugins.module_utils import keys
+    store = keys.Keystore(str(tmp_path_factory.mktemp("keys")))
+    key = keys.BackupKey.generate("main", "system", None)
+    store.add(key)
+    store.set_default(key, True)
+    return store
