@@ -73,8 +73,8 @@ def targets(form, root):
 
 
 @pytest.mark.parametrize("form", ["directory", "file"])
-def test_every_corruption_is_detected_and_nothing_is_restored(originals, keystore_module, tally, fast, form,
-                                                               tmp_path):
+def test_every_corruption_is_detected_and_nothing_is_restored(
+        originals, keystore_module, tally, fast, form, tmp_path):
     rng = random.Random(20261123 + len(form))
     count = 50 if fast else 500
     unlocker = Unlocker(keystore_module)
