@@ -17,7 +17,7 @@ import pytest
 COUNTS = collections.Counter()
 ORDER = ["faults injected", "faults survived", "data lost", "corruptions made", "corruptions detected",
          "fuzz inputs run", "fuzz tracebacks", "bad inputs tried", "bad inputs with a clear message",
-         "secrets found"]
+         "process arguments checked", "secrets found"]
 
 
 def pytest_addoption(parser):

@@ -17,7 +17,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.protection import Unl
 from ansible_collections.drkit.backup.plugins.module_utils.stream import ChunkCodec, PartReader
 from ansible_collections.drkit.backup.plugins.module_utils.workers import worker_pool
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
                                                                                 max_size=5), max_leaves=20)
 
