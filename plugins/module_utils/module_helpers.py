@@ -11,6 +11,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.crypto import (
     CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY)
 from ansible_collections.drkit.backup.plugins.module_utils.errors import DrkitError
 from ansible_collections.drkit.backup.plugins.module_utils.keys import DEFAULT_KEYSTORE
+from ansible_collections.drkit.backup.plugins.module_utils.locking import DEFAULT_STATE_DIR
 from ansible_collections.drkit.backup.plugins.module_utils.services import DEFAULT_START, DEFAULT_STOP
 from ansible_collections.drkit.backup.plugins.module_utils.stream import (
     HAS_ZSTANDARD, ZSTANDARD_IMPORT_ERROR)
@@ -18,6 +19,10 @@ from ansible_collections.drkit.backup.plugins.module_utils.stream import (
 
 def keystore_argument_spec() -> dict:
     return {"keystore": {"type": "path", "default": DEFAULT_KEYSTORE}}
+
+
+def state_dir_argument_spec() -> dict:
+    return {"state_dir": {"type": "path", "default": DEFAULT_STATE_DIR}}
 
 
 def services_argument_spec() -> dict:
@@ -38,4 +43,7 @@ def run(module, operation, *args, **kwargs):
     except OSError as exc:
         # Permissions, missing directories and the like: name the path, no traceback.
         module.fail_json(msg="%s%s" % (exc.strerror or exc, ": %s" % exc.filename if exc.filename else ""))
+    # The engine's warnings (an interrupted earlier run, for one) go through Ansible's own channel.
+    for warning in result.pop("warnings", None) or []:
+        module.warn(warning)
     module.exit_json(**result)

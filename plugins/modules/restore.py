@@ -42,6 +42,7 @@ extends_documentation_fragment:
   - drkit.backup.common
   - drkit.backup.common.keystore
   - drkit.backup.common.services
+  - drkit.backup.common.state_dir
 attributes:
   check_mode:
     support: full
@@ -102,12 +103,14 @@ def main():
     )
     argument_spec.update(module_helpers.keystore_argument_spec())
     argument_spec.update(module_helpers.services_argument_spec())
+    argument_spec.update(module_helpers.state_dir_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     module_helpers.run(module, operations.restore_backup, Keystore(params["keystore"]), params["backup"],
                        provider=params["provider"], provider_options=params["provider_options"],
                        parts=params["parts"], stop_command=params["stop_command"],
-                       start_command=params["start_command"], check_mode=module.check_mode)
+                       start_command=params["start_command"], state_dir=params["state_dir"],
+                       check_mode=module.check_mode)
 
 
 if __name__ == "__main__":
