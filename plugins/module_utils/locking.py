@@ -114,8 +114,8 @@ class StateDir:
         try:
             with open(self._file(name), "rb") as handle:
                 raw = handle.read(MAX_RECORD_BYTES)
-        except FileNotFoundError:
-            return None
+        except (FileNotFoundError, PermissionError):
+            return None  # no record, or not ours to read (a user other than root reading the status)
         try:
             return canonjson.loads(raw, self._file(name))
         except FormatError:

@@ -470,7 +470,7 @@ def delete_backup(dest, name, state_dir=None, check_mode=False):
         raise InvalidInput("state absent needs name, a backup name such as files-full-2026-01-31-02-00-00")
     dest = os.path.abspath(dest)
     found = [entry for entry in catalog.list_root(dest)
-             if entry.name == name and os.path.dirname(entry.path) == dest and entry.status == catalog.COMPLETE]
+             if entry.name == name and os.path.dirname(entry.path) == dest]
     if not found:
         return {"changed": False, "path": None, "msg": "backup %s is not in %s" % (name, dest)}
     state = StateDir(state_dir)
