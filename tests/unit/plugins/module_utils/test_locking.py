@@ -199,3 +199,30 @@ def test_a_killed_offline_backup_leaves_its_services_recorded(state_dir, tmp_pat
         stop_command="true {service}", start_command="true {service}")
     assert "it had stopped db" in result["warnings"][0]
     assert operations.backup_info(str(tmp_path / "b"), state_dir=state_dir)["services_stopped"] == []
+
+
+def test_services_stopped_on_purpose_stay_recorded_until_started(state_dir, tmp_path):
+    log = tmp_path / "svc.log"
+    script = tmp_path / "svc.sh"
+    script.write_text("#!/bin/sh\necho \"$1 $2\" >> %s\n" % log)
+    script.chmod(0o755)
+    commands = {"stop_command": "%s stop {service}" % script, "start_command": "%s start {service}" % script,
+                "state_dir": state_dir}
+    assert operations.control_services("stopped", ["db", "web"], check_mode=True, **commands)["services"] == ["db", "web"]
+    assert not log.exists()
+    operations.control_services("stopped", ["db", "web"], **commands)
+    status = locking.StateDir(state_dir).status()
+    assert status["services_stopped"] == ["db", "web"] and "on purpose" in status["interrupted"]["reason"]
+    assert operations.control_services("started", **commands)["services"] == ["web", "db"]
+    assert log.read_text().splitlines() == ["stop db", "stop web", "start web", "start db"]
+    assert locking.StateDir(state_dir).status()["interrupted"] is None
+    with pytest.raises(Exception, match="state stopped needs services"):
+        operations.control_services("stopped", **commands)
+
+
+def test_a_capture_left_behind_can_be_deleted_by_name(state_dir, tmp_path, keystore, data_tree):
+    captured = operations.create_backup(keystore, "files", {"paths": [str(data_tree / "conf")]},
+                                        dest=str(tmp_path / "b"), stage="capture")
+    removed = operations.delete_backup(str(tmp_path / "b"), captured["name"])
+    assert removed["changed"] and removed["removed"] == [captured["capture"]]
+    assert os.listdir(str(tmp_path / "b")) == []
