@@ -1,6 +1,6 @@
 # Build and check the drkit.backup collection.
 #
-#   make test         venv, deps, collection, sanity, lint, unit, reliability subset, integration; time summary
+#   make test         venv, deps, collection, sanity, lint, unit, reliability subset, integration, molecule
 #   make deps         the Debian packages the tests use (hack/install-test-deps)
 #   make venv         .venv with requirements.txt + requirements-test.txt (stamp: fast re-runs)
 #   make collection   .build/collections/ansible_collections/drkit/backup -> repo root
@@ -9,6 +9,7 @@
 #   make unit         pytest tests/unit
 #   make reliability  the whole reliability suite (make test runs its quick subset)
 #   make integration  ansible-test integration (tests/integration/targets) on a copy of the tree
+#   make molecule     the molecule fleet scenario (extensions/molecule/default): sshd + slapd hosts on 127.0.0.11-14
 #   make demo         install the collection into .build and run its demo playbook on localhost
 #   make bench        benchmarks against restic, Borg, tar|gpg (not part of make test; writes bench/results.json)
 #   make clean        remove .build and tests/output (keeps .venv; `make distclean` removes it too)
@@ -39,7 +40,7 @@ export PATH := $(VENV)/bin:$(PATH)
 # ends (ok or failed) print the stage's elapsed time and record it in $(TIMES).
 stage = @t0=$$EPOCHREALTIME; trap 'rc=$$?; cd $(ROOT); hack/stage-time $(1) $$t0 $$rc' EXIT; set -x
 
-STAGES := venv deps collection sanity lint unit reliability-subset integration
+STAGES := venv deps collection sanity lint unit reliability-subset integration molecule
 
 # `make test` runs each stage in its own make; NODEPS=1 keeps unit, lint...
 # from re-running venv and collection (already done, in order) each time.
@@ -131,6 +132,14 @@ integration: $(call needs,venv deps)
 	hack/copy-tree $(INTEGRATION_ROOT)
 	cd $(INTEGRATION_ROOT)
 	ANSIBLE_TEST_CONTENT_ROOT=$(INTEGRATION_ROOT) ansible-test integration --local --python 3.11 --color no
+
+# The fleet scenario: four sshd processes on 127.0.0.11-14, each with its own slapd, in two clusters,
+# backed up by the fleet role over SSH, then a restore killed mid-way and rolled back (see
+# extensions/molecule/default/molecule.yml). Molecule finds the scenario from the repo root
+# (galaxy.yml); its prerun is off, so the collection comes from .build/collections only.
+molecule: $(call needs,venv deps collection)
+	$(call stage,molecule)
+	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) NO_COLOR=1 ANSIBLE_NOCOLOR=1 molecule test --scenario-name default
 
 # The demo installs the collection as a user would (ansible-galaxy, from this
 # directory, offline) and runs its playbook by its FQCN.

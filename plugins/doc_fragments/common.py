@@ -100,3 +100,17 @@ options:
     type: list
     elements: path
 """
+
+    STATE_DIR = r"""
+options:
+  state_dir:
+    description:
+      - The host's state directory (root-only), which holds the lock that lets one backup or restore run at a
+        time on the host, the record of the running operation, and the services a run left stopped.
+      - A second operation fails at once with a message naming the running one; a record left by a process
+        that was killed is detected (its lock is free), reported as a warning and cleared.
+      - Several hosts that share one machine (test fleets, containers) each need their own.
+    type: path
+    default: /var/lib/drkit
+    version_added: 0.1.0
+"""

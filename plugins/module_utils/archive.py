@@ -40,6 +40,7 @@ FORMAT_VERSION = "1.0"
 HEADER = "header.json"
 PARTS = "parts"
 PARTIAL_SUFFIX = ".partial"
+CAPTURE_SUFFIX = ".capture"
 SCHEME_KEY = "aes-256-gcm-stream"
 SCHEME_NONE = "none"
 MAX_HEADER_BYTES = 16 * 1024 * 1024

@@ -4,16 +4,20 @@
 """What a backup root holds: finished backups, single-file backups and partials.
 
 A root holds backups directly, and copies gathered from other hosts one level
-down in ``<root>/<source host>/``. Partials (``.<name>.partial``) are listed as
-incomplete and never opened as backups.
+down in ``<root>/<source host>/``. Partials (``.<name>.partial``) and captures
+waiting to be sealed (``.<name>.capture``) are listed as incomplete and never
+opened as backups. Directories whose names start with a dot (``.safety``
+included) are not searched for host copies.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 
 from ansible_collections.drkit.backup.plugins.module_utils import archive, packfile
 from ansible_collections.drkit.backup.plugins.module_utils.errors import DrkitError
+from ansible_collections.drkit.backup.plugins.module_utils.fsutil import fsync_dir
 
 COMPLETE = "complete"
 INCOMPLETE = "incomplete"
@@ -41,6 +45,9 @@ def _classify(directory: str, entry) -> Entry:
     name = entry.name
     path = os.path.join(directory, name)
     is_dir = entry.is_dir(follow_symlinks=False)
+    if name.startswith(".") and name.endswith(archive.CAPTURE_SUFFIX) and is_dir:
+        inner = name[1:-len(archive.CAPTURE_SUFFIX)]
+        return Entry(inner, path, INCOMPLETE, "capture") if archive.NAME_RE.match(inner) else None
     if name.startswith(".") and name.endswith(archive.PARTIAL_SUFFIX):
         inner = name[1:-len(archive.PARTIAL_SUFFIX)]
         form = "directory" if is_dir else "file"
@@ -89,3 +96,19 @@ def complete_headers(roots) -> list:
                 continue
             result.append((entry, header))
     return result
+
+
+def remove(entry: Entry):
+    """Deletes a finished backup so that an interruption never leaves it looking finished.
+
+    A directory loses its ``header.json`` first (it then lists as incomplete),
+    then the rest; a single file goes in one unlink.
+    """
+    if entry.form == "file":
+        os.unlink(entry.path)
+        return
+    header = os.path.join(entry.path, archive.HEADER)
+    if os.path.exists(header):
+        os.unlink(header)
+        fsync_dir(entry.path)
+    shutil.rmtree(entry.path)

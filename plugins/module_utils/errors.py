@@ -45,3 +45,7 @@ class CaptureError(DrkitError):
 
 class ServiceError(DrkitError):
     """A service could not be stopped or started."""
+
+
+class OperationInProgress(DrkitError):
+    """Another backup or restore holds this host's lock."""

@@ -12,6 +12,8 @@ from ansible_collections.drkit.backup.plugins.module_utils.crypto import (
 from ansible_collections.drkit.backup.plugins.module_utils.errors import DrkitError
 from ansible_collections.drkit.backup.plugins.module_utils.keys import DEFAULT_KEYSTORE, Keystore
 from ansible_collections.drkit.backup.plugins.module_utils.protection import Unlocker, hsm_factory
+from ansible_collections.drkit.backup.plugins.module_utils.keys import DEFAULT_KEYSTORE
+from ansible_collections.drkit.backup.plugins.module_utils.locking import DEFAULT_STATE_DIR
 from ansible_collections.drkit.backup.plugins.module_utils.services import DEFAULT_START, DEFAULT_STOP
 from ansible_collections.drkit.backup.plugins.module_utils.signing import load_certificates
 from ansible_collections.drkit.backup.plugins.module_utils.stream import (
@@ -57,6 +59,10 @@ def trusted(params):
     return [cert for path in paths for cert in load_certificates(path)] if paths else None
 
 
+def state_dir_argument_spec() -> dict:
+    return {"state_dir": {"type": "path", "default": DEFAULT_STATE_DIR}}
+
+
 def services_argument_spec() -> dict:
     return {"stop_command": {"type": "str", "default": DEFAULT_STOP},
             "start_command": {"type": "str", "default": DEFAULT_START}}
@@ -84,4 +90,7 @@ def run_plain(module, operation, *args, **kwargs):
     except OSError as exc:
         # Permissions, missing directories and the like: name the path, no traceback.
         module.fail_json(msg="%s%s" % (exc.strerror or exc, ": %s" % exc.filename if exc.filename else ""))
+    # The engine's warnings (an interrupted earlier run, for one) go through Ansible's own channel.
+    for warning in result.pop("warnings", None) or []:
+        module.warn(warning)
     module.exit_json(**result)

@@ -18,13 +18,15 @@ import shutil
 import socket
 import time
 
-from ansible_collections.drkit.backup.plugins.module_utils import archive, catalog, packfile
+from ansible_collections.drkit.backup.plugins.module_utils import archive, canonjson, catalog, crypto, packfile
 from ansible_collections.drkit.backup.plugins.module_utils.errors import (
-    CaptureError, DrkitError, IntegrityError, InvalidInput, KeyNotFound)
-from ansible_collections.drkit.backup.plugins.module_utils.fsutil import check_writable_dir, private_dir, write_atomic
+    CaptureError, DrkitError, FormatError, IntegrityError, InvalidInput, KeyNotFound, NoSpace, ServiceError)
+from ansible_collections.drkit.backup.plugins.module_utils.fsutil import (
+    check_writable_dir, fsync_dir, private_dir, write_atomic)
 from ansible_collections.drkit.backup.plugins.module_utils.gpg import Gpg
 from ansible_collections.drkit.backup.plugins.module_utils.hsm import HsmKey
 from ansible_collections.drkit.backup.plugins.module_utils.keys import check_scope, scope_label
+from ansible_collections.drkit.backup.plugins.module_utils.locking import StateDir
 from ansible_collections.drkit.backup.plugins.module_utils.protection import Protection, rewrap
 from ansible_collections.drkit.backup.plugins.module_utils.providers import get_provider
 from ansible_collections.drkit.backup.plugins.module_utils.services import ServiceControl, stopped
@@ -38,8 +40,15 @@ CHANGES_SHOWN = 50
 COPY_BYTES = 1 << 20
 
 
-def source_host() -> str:
+def source_host_name() -> str:
     return socket.getfqdn()
+
+
+def _existing_parent(path):
+    parent = os.path.dirname(path)
+    while parent and not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    return parent or "/"
 
 
 # --- backup ----------------------------------------------------------------------
@@ -110,8 +119,8 @@ def _recent_backup(dest, max_age, **kind):
     return None
 
 
-def _free_name(dest, product, backup_type, fixed=None) -> tuple:
-    """A name not yet used in ``dest``; a name already taken waits for the next second.
+def _free_name(dest, product, backup_type, temp_dir=None, fixed=None) -> tuple:
+    """A name not yet used in ``dest`` (nor by a capture); a name already taken waits for the next second.
 
     With ``fixed`` (a capture time already known), that time names the backup or nothing does.
     """
@@ -120,6 +129,7 @@ def _free_name(dest, product, backup_type, fixed=None) -> tuple:
         name = archive.backup_name(product, backup_type, moment)
         taken = [os.path.join(dest, name), os.path.join(dest, "." + name + archive.PARTIAL_SUFFIX),
                  os.path.join(dest, name + packfile.SUFFIX)]
+        taken += [os.path.join(where, "." + name + archive.CAPTURE_SUFFIX) for where in (dest, temp_dir or dest)]
         if not any(os.path.lexists(path) for path in taken):
             return name, moment
         if fixed is not None:
@@ -128,91 +138,183 @@ def _free_name(dest, product, backup_type, fixed=None) -> tuple:
         time.sleep(1.0 - moment.microsecond / 1e6 + 0.01)
 
 
+class _Plan:
+    """A backup worked out before anything is stopped or written."""
+
+    def __init__(self, keystore, provider, provider_options, backup_type, online, dest, scope, domain,
+                 description, temp_dir, source_host, protection_options):
+        check_scope(scope, domain)
+        self.adapter = get_provider(provider, provider_options)
+        self.adapter.check_backup(backup_type, online)
+        self.protection = plan_protection(keystore, scope, domain, **protection_options)
+        # A missing or expired GPG recipient, a wrong HSM PIN, a key of another scope: found before anything stops.
+        self.protection.check(scope, domain)
+        self.services = [] if online or self.adapter.tool_stops_services else self.adapter.services()
+        self.described = self.adapter.describe()
+        self.backup_type = backup_type
+        self.online = online
+        self.scope = scope
+        self.domain = domain
+        self.description = description or ""
+        self.dest = os.path.abspath(dest)
+        self.temp_dir = os.path.abspath(temp_dir) if temp_dir else self.dest
+        for path, what in ((self.dest, "backup root"), (self.temp_dir, "temporary directory")):
+            if os.path.exists(path):
+                check_writable_dir(path, what)
+            else:
+                check_writable_dir(_existing_parent(path), "the parent of %s" % what)
+        self.host = source_host or self.adapter.host() or source_host_name()
+
+    def existing(self):
+        """A finished backup that already holds what this capture would produce (adopting a native one)."""
+        return self.adapter.existing([(entry, header) for entry, header in catalog.complete_headers([self.dest])
+                                      if os.path.dirname(entry.path) == self.dest])
+
+    def recent(self, max_age):
+        return _recent_backup(self.dest, max_age, product=self.adapter.name, host=self.host, scope=self.scope,
+                              domain=self.domain, backup_type=self.backup_type, online=self.online,
+                              described=self.described)
+
+    def space(self, staged) -> dict:
+        """Free space where the backup goes (and where it is captured first), against the data's size."""
+        estimate = self.adapter.estimate_size(self.backup_type)
+        places = [("dest", self.dest)] + ([("temp_dir", self.temp_dir)] if staged else [])
+        devices = {}
+        report = {"estimated_bytes": estimate, "enough": True}
+        for label, path in places:
+            usage_at = _existing_parent(path) if not os.path.exists(path) else path
+            device = os.stat(usage_at).st_dev
+            devices[device] = devices.get(device, 0) + (estimate or 0)
+            report[label] = {"path": path, "free_bytes": shutil.disk_usage(usage_at).free, "device": device}
+        for label, _path in places:
+            place = report[label]
+            # A capture and the backup sealed from it on one file system need room for both.
+            place["needed_bytes"] = devices[place.pop("device")] if estimate is not None else None
+            if estimate is not None and place["free_bytes"] < place["needed_bytes"]:
+                report["enough"] = False
+        return report
+
+    def manifest(self, name, moment) -> dict:
+        described = dict(self.described)
+        return archive.new_manifest(
+            name=name, product=self.adapter.name, productVersion=self.adapter.product_version(),
+            type=self.backup_type, online=self.online, scope=self.scope, domain=self.domain,
+            createdAt=rfc3339(moment), sourceHost=self.host, serverRoles=described.pop("serverRoles", []),
+            creator=getpass.getuser(), tool=TOOL, description=self.description, provider=described,
+            **self.protection.manifest_fields())
+
+
 def create_backup(keystore, provider, provider_options=None, backup_type="full", online=False,
                   dest=DEFAULT_DEST, scope="system", domain=None, description="", max_age=0,
-                  compression_level=archive.DEFAULT_LEVEL, stop_command=None, start_command=None,
-                  check_mode=False, **protection_options):
-    """Takes one backup; returns the module result. ``protection_options`` go to :func:`plan_protection`."""
-    check_scope(scope, domain)
-    adapter = get_provider(provider, provider_options)
-    adapter.check_backup(backup_type, online)
-    protection = plan_protection(keystore, scope, domain, **protection_options)
-    # A missing or expired GPG recipient, a wrong HSM PIN, a key of another scope: found before anything stops.
-    protection.check(scope, domain)
-    services = [] if online or adapter.tool_stops_services else adapter.services()
+                  compression_level=archive.DEFAULT_LEVEL, stop_command=None, start_command=None, stage="all",
+                  temp_dir=None, source_host=None, state_dir=None, check_mode=False, **protection_options):
+    """Takes one backup (``stage`` all), or captures its raw parts for :func:`seal_backup` (``capture``).
+
+    Offline, the provider's services are stopped only while the raw parts are
+    captured; ``all`` is the capture stage followed by the seal stage in one
+    run. Online, ``all`` streams the parts straight into the backup. A product
+    whose own tool captures (``captures_with_tool``) runs it once, in ``all``.
+    ``protection_options`` go to :func:`plan_protection`.
+    """
+    if stage not in ("all", "capture"):
+        raise InvalidInput("stage must be all or capture here; a capture is sealed by seal_backup")
+    plan = _Plan(keystore, provider, provider_options, backup_type, online, dest, scope, domain, description,
+                 temp_dir, source_host, protection_options)
+    if stage == "capture" and plan.adapter.captures_with_tool:
+        raise InvalidInput("provider %s captures with the product's own tool, whose output is its raw capture: "
+                           "use stage all" % plan.adapter.name)
     control = ServiceControl(stop_command, start_command)  # checks the templates, even with no service to stop
-    described = adapter.describe()
-    dest = os.path.abspath(dest)
-    if os.path.exists(dest):
-        check_writable_dir(dest, "backup root")
-    else:
-        check_writable_dir(_existing_parent(dest), "the parent of backup root")
-    host = adapter.host() or source_host()
-    found = adapter.existing([(entry, header) for entry, header in catalog.complete_headers([dest])
-                              if os.path.dirname(entry.path) == dest])
+    staged = stage == "capture" or bool(plan.services)
+    found = plan.existing()
     if found is not None:
         entry, header = found
-        return {"changed": False, "path": entry.path, "backup": header.summary(),
+        return {"changed": False, "stage": stage, "path": entry.path, "backup": header.summary(),
+                "capture": None, "services": plan.services,
                 "msg": "backup %s already holds this capture: nothing was written" % entry.name}
-    recent = _recent_backup(dest, max_age, product=adapter.name, host=host, scope=scope, domain=domain,
-                            backup_type=backup_type, online=online, described=described)
+    recent = plan.recent(max_age)
     if recent is not None:
         entry, header = recent
-        return {"changed": False, "path": entry.path, "backup": header.summary(),
+        return {"changed": False, "stage": stage, "path": entry.path, "backup": header.summary(),
+                "capture": None, "services": plan.services,
                 "msg": "backup %s is younger than max_age: nothing was stopped or written" % entry.name}
+    state = StateDir(state_dir)
     if check_mode:
-        return {"changed": True, "path": None, "backup": None,
+        state.check_free("a backup")
+        return {"changed": True, "stage": stage, "path": None, "backup": None, "capture": None,
+                "services": plan.services, "space": plan.space(staged),
                 "msg": "a %s backup of %s would be written to %s%s" % (
-                    backup_type, adapter.name, dest,
-                    " with services stopped: %s" % ", ".join(services) if services else
-                    " by the product's own tool" if adapter.captures_with_tool else "")}
-    private_dir(dest)
-    began = time.monotonic()
-    name, moment = _free_name(dest, adapter.name, backup_type, adapter.fixed_moment())
-    manifest = archive.new_manifest(
-        name=name, product=adapter.name, productVersion=adapter.product_version(), type=backup_type,
-        online=online, scope=scope, domain=domain, createdAt=rfc3339(moment), sourceHost=host,
-        serverRoles=described.pop("serverRoles", []), creator=getpass.getuser(), tool=TOOL,
-        description=description or "", provider=described, **protection.manifest_fields())
-    data_key, slots = protection.seal(manifest["id"])
-    if adapter.captures_with_tool:
-        return _backup_with_tool(adapter, backup_type, online, manifest, data_key, slots, dest,
-                                 compression_level, began, protection.signer)
-    parts = adapter.parts(backup_type)
-    downtime = None
-    with worker_pool() as pool:
-        with archive.BackupWriter(dest, manifest, data_key, slots, pool, level=compression_level,
-                                  signer=protection.signer) as writer:
+                    plan.backup_type, plan.adapter.name, plan.dest,
+                    " with services stopped: %s" % ", ".join(plan.services) if plan.services else
+                    " by the product's own tool" if plan.adapter.captures_with_tool else "")}
+    if staged:
+        _check_capture_space(plan)
+    with state.operation("backup", stage=stage, dest=plan.dest) as operation:
+        private_dir(plan.dest)
+        private_dir(plan.temp_dir)
+        name, moment = _free_name(plan.dest, plan.adapter.name, plan.backup_type, plan.temp_dir,
+                                  plan.adapter.fixed_moment())
+        operation.update(name=name)
+        manifest = plan.manifest(name, moment)
+        began = time.monotonic()
+        if plan.adapter.captures_with_tool:
+            result = _backup_with_tool(plan, manifest, compression_level)
+        elif stage == "capture":
+            result = _capture(plan, manifest, control, operation).result()
+        elif plan.services:
+            # Sealed at once by this run: the raw parts need not reach the disk first.
+            capture = _capture(plan, manifest, control, operation, durable=False)
             try:
-                if services:
-                    downtime = _capture_offline(adapter, parts, services, control, writer, dest, name)
-                else:
-                    for part in parts:
-                        with writer.part(part.name, part.kind, **part.extra) as out:
-                            adapter.capture(part, out)
-            except OSError as exc:
-                if exc.errno == errno.ENOSPC:
-                    raise
-                raise CaptureError("backup %s failed while capturing: %s%s; the partial backup was removed "
-                                   "and earlier backups are untouched%s"
-                                   % (name, exc.strerror or exc, ": %s" % exc.filename if exc.filename else "",
-                                      "; the services were started again" if services else ""))
-            path = writer.commit()
-    result = {"changed": True, "path": path, "backup": writer.header.summary(),
-              "duration_seconds": round(time.monotonic() - began, 3)}
-    if downtime is not None:
-        result["downtime_seconds"] = round(downtime.seconds, 3)
-        result["services_stopped"] = downtime.stopped
+                operation.update(stage="seal")
+                result = _seal(capture, compression_level, plan.protection.signer)
+            finally:
+                capture.remove()
+        else:
+            result = _write_streaming(plan, manifest, compression_level)
+        result["duration_seconds"] = round(time.monotonic() - began, 3)
+        result["stage"] = stage
+        if operation.warnings:
+            result["warnings"] = operation.warnings
     return result
 
 
-def _backup_with_tool(adapter, backup_type, online, manifest, data_key, slots, dest, level, began, signer):
+def _check_capture_space(plan):
+    estimate = plan.adapter.estimate_size(plan.backup_type)
+    if estimate is None:
+        return
+    where = plan.temp_dir if os.path.exists(plan.temp_dir) else _existing_parent(plan.temp_dir)
+    free = shutil.disk_usage(where).free
+    if free < estimate:
+        raise NoSpace("the temporary directory %s has %d MiB free, and the raw data to capture takes about %d "
+                      "MiB: nothing was stopped or written. Free space, or move the temporary directory "
+                      "(temp_dir) to a larger file system" % (plan.temp_dir, free >> 20, -(-estimate >> 20)))
+
+
+def _write_streaming(plan, manifest, compression_level):
+    """Online: each part goes from the provider through the pipeline into the backup."""
+    data_key, slots = plan.protection.seal(manifest["id"])
+    with worker_pool() as pool:
+        with archive.BackupWriter(plan.dest, manifest, data_key, slots, pool, level=compression_level,
+                                  signer=plan.protection.signer) as writer:
+            try:
+                for part in plan.adapter.parts(plan.backup_type):
+                    with writer.part(part.name, part.kind, **part.extra) as out:
+                        plan.adapter.capture(part, out)
+            except OSError as exc:
+                _raise_capture_error(exc, manifest["name"], "the partial backup was removed", False)
+            path = writer.commit()
+    return {"changed": True, "path": path, "backup": writer.header.summary(), "capture": None}
+
+
+def _backup_with_tool(plan, manifest, level):
     """One run of the product's tool (it stops and starts its services); then its files are sealed."""
-    capture = adapter.capture_with_tool(backup_type, online)
+    adapter = plan.adapter
+    capture = adapter.capture_with_tool(plan.backup_type, plan.online)
+    data_key, slots = plan.protection.seal(manifest["id"])
     committed = False
     try:
         with worker_pool() as pool:
-            with archive.BackupWriter(dest, manifest, data_key, slots, pool, level=level, signer=signer) as writer:
+            with archive.BackupWriter(plan.dest, manifest, data_key, slots, pool, level=level,
+                                      signer=plan.protection.signer) as writer:
                 writer.annotate(capture.manifest)
                 try:
                     for part, raw_path in capture.parts:
@@ -229,41 +331,224 @@ def _backup_with_tool(adapter, backup_type, online, manifest, data_key, slots, d
         committed = True
     finally:
         capture.finish(committed)
-    result = {"changed": True, "path": path, "backup": writer.header.summary(),
-              "duration_seconds": round(time.monotonic() - began, 3)}
+    result = {"changed": True, "path": path, "backup": writer.header.summary(), "capture": None}
     result.update(capture.report)
     if adapter.warnings:
         result["warnings"] = list(adapter.warnings)
     return result
 
 
-def _existing_parent(path):
-    parent = os.path.dirname(path)
-    while parent and not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    return parent or "/"
+def _raise_capture_error(exc, name, cleanup, services):
+    if exc.errno == errno.ENOSPC:
+        raise exc
+    raise CaptureError("backup %s failed while capturing: %s%s; %s and earlier backups are untouched%s"
+                       % (name, exc.strerror or exc, ": %s" % exc.filename if exc.filename else "", cleanup,
+                          "; the services were started again" if services else ""))
 
 
-def _capture_offline(adapter, parts, services, control, writer, dest, name):
-    """Services are down only while the raw parts are copied; sealing runs after they are up."""
-    capture_dir = os.path.join(dest, ".%s.capture" % name)
-    private_dir(capture_dir)
+# --- the two stages of an offline backup --------------------------------------------
+#
+# capture: raw parts into <temp_dir>/.<name>.capture/raw/ (root-only), with the
+#          services stopped only for that; capture.json, written last, is what
+#          the seal stage needs (the manifest so far, the key id, the parts).
+# seal:    compress, encrypt and write <dest>/.<name>.partial/, rename it into
+#          place, and remove the capture.
+
+CAPTURE_FORMAT = "drkit-capture"
+CAPTURE_VERSION = 1
+CAPTURE_RECORD = "capture.json"
+RAW = "raw"
+
+
+class Capture:
+    """The raw parts of one backup, waiting to be sealed."""
+
+    def __init__(self, path, record):
+        self.path = path
+        self.record = record
+
+    @property
+    def name(self):
+        return self.record["manifest"]["name"]
+
+    def raw(self, part_name):
+        archive.check_part_name(part_name)
+        return os.path.join(self.path, RAW, part_name)
+
+    def remove(self):
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def result(self) -> dict:
+        record = self.record
+        result = {"changed": True, "path": None, "backup": None, "capture": self.path, "name": self.name,
+                  "dest": record["dest"], "size": record["size"]}
+        if record.get("servicesStopped"):
+            result["services_stopped"] = record["servicesStopped"]
+            result["downtime_seconds"] = record["downtimeSeconds"]
+        return result
+
+    @classmethod
+    def load(cls, path):
+        path = os.path.abspath(path)
+        base = os.path.basename(path)
+        if not (base.startswith(".") and base.endswith(archive.CAPTURE_SUFFIX)):
+            raise InvalidInput("%s is not a capture (a .<name>%s directory written by stage capture)"
+                               % (path, archive.CAPTURE_SUFFIX))
+        if not os.path.isdir(path):
+            raise InvalidInput("capture %s does not exist: it was sealed or removed already" % path)
+        try:
+            with open(os.path.join(path, CAPTURE_RECORD), "rb") as handle:
+                raw = handle.read(archive.MAX_HEADER_BYTES)
+        except FileNotFoundError:
+            raise InvalidInput("capture %s has no %s: its capture was interrupted and it cannot be sealed; "
+                               "remove it and take the backup again" % (path, CAPTURE_RECORD))
+        record = canonjson.loads(raw, "%s of capture %s" % (CAPTURE_RECORD, path))
+        manifest = record.get("manifest")
+        if record.get("format") != CAPTURE_FORMAT or record.get("version") != CAPTURE_VERSION \
+                or not isinstance(manifest, dict) or not isinstance(record.get("parts"), list) \
+                or not isinstance(record.get("keySlots"), list) \
+                or not isinstance(record.get("dest"), str) or base != ".%s%s" % (
+                    manifest.get("name"), archive.CAPTURE_SUFFIX):
+            raise FormatError("%s of capture %s is not a capture record this release understands"
+                              % (CAPTURE_RECORD, path))
+        capture = cls(path, record)
+        for part in record["parts"]:
+            if not os.path.isfile(capture.raw(part.get("name", ""))):
+                raise IntegrityError("capture %s lacks its part %s: it cannot be sealed; remove it and take the "
+                                     "backup again" % (path, part.get("name")))
+        return capture
+
+
+def _capture(plan, manifest, control, operation, durable=True) -> Capture:
+    """Captures every raw part (services stopped only for this); returns the capture.
+
+    With ``durable`` (a capture another run will seal), the raw parts are flushed to disk once the
+    services are up again, before ``capture.json`` says the capture is complete: the flush never adds
+    to the downtime, and a capture that survives a crash holds all of its data.
+    """
+    name = manifest["name"]
+    path = os.path.join(plan.temp_dir, ".%s%s" % (name, archive.CAPTURE_SUFFIX))
+    os.mkdir(path, 0o700)
+    operation.update(stage="capture", capture=path)
+    parts = plan.adapter.parts(plan.backup_type)
     try:
-        with stopped(services, control) as downtime:
+        os.mkdir(os.path.join(path, RAW), 0o700)
+        with contextlib.ExitStack() as stack:
+            downtime = stack.enter_context(stopped(plan.services, control, operation)) if plan.services else None
             for part in parts:
-                with open(os.path.join(capture_dir, part.name), "xb") as raw:
-                    adapter.capture(part, raw)
-        for part in parts:
-            raw_path = os.path.join(capture_dir, part.name)
-            with open(raw_path, "rb") as raw, writer.part(part.name, part.kind, **part.extra) as out:
-                shutil.copyfileobj(raw, out, COPY_BYTES)
-            os.unlink(raw_path)
+                archive.check_part_name(part.name)
+                with open(os.path.join(path, RAW, part.name), "xb") as raw:
+                    plan.adapter.capture(part, raw)
+        if durable:
+            for part in parts:
+                _fsync_file(os.path.join(path, RAW, part.name))
+            fsync_dir(os.path.join(path, RAW))
+        # The data key is made and wrapped now (the slots may need the HSM or gpg, checked before the stop);
+        # it waits in the root-only capture beside the plaintext it will encrypt, and goes with it.
+        data_key, slots = plan.protection.seal(manifest["id"])
+        signer = plan.protection.signer
+        record = {"format": CAPTURE_FORMAT, "version": CAPTURE_VERSION, "dest": plan.dest, "manifest": manifest,
+                  "dataKey": crypto.b64e(data_key) if data_key is not None else None, "keySlots": slots,
+                  "signing": {"certificate": signer.certificate_path, "key": signer.key_path} if signer else None,
+                  "parts": [{"name": part.name, "kind": part.kind, "extra": part.extra} for part in parts],
+                  "size": sum(os.path.getsize(os.path.join(path, RAW, part.name)) for part in parts)}
+        if downtime is not None:
+            record.update(servicesStopped=downtime.stopped, downtimeSeconds=round(downtime.seconds, 3))
+        write_atomic(os.path.join(path, CAPTURE_RECORD), canonjson.dumps(record))
+    except OSError as exc:
+        shutil.rmtree(path, ignore_errors=True)
+        if exc.errno == errno.ENOSPC:
+            raise NoSpace("no space left in the temporary directory %s while capturing backup %s; the capture "
+                          "was removed%s and earlier backups are untouched. Free space, or move the temporary "
+                          "directory (temp_dir)" % (plan.temp_dir, name,
+                                                    ", the services were started again" if plan.services else ""))
+        _raise_capture_error(exc, name, "the capture was removed", bool(plan.services))
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+    return Capture(path, record)
+
+
+def _fsync_file(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
     finally:
-        shutil.rmtree(capture_dir, ignore_errors=True)
-    return downtime
+        os.close(fd)
 
 
-def delete_backup(dest, name, check_mode=False):
+def _seal(capture, compression_level, signer=None, signing_key_passphrase=None) -> dict:
+    """Compresses and encrypts the raw parts into the backup; removes each raw part once it is written."""
+    record = capture.record
+    dest = record["dest"]
+    if signer is None and record.get("signing"):
+        signer = Signer(record["signing"]["certificate"], record["signing"]["key"], signing_key_passphrase)
+    check_writable_dir(dest, "backup root")
+    manifest = dict(record["manifest"])
+    for taken in (os.path.join(dest, capture.name), os.path.join(dest, "." + capture.name + archive.PARTIAL_SUFFIX)):
+        if os.path.lexists(taken):
+            raise InvalidInput("cannot seal capture %s: %s already exists" % (capture.path, taken))
+    data_key = crypto.b64d(record["dataKey"], "capture data key", crypto.KEY_BYTES) if record["dataKey"] else None
+    with worker_pool() as pool:
+        with archive.BackupWriter(dest, manifest, data_key, record["keySlots"], pool, level=compression_level,
+                                  signer=signer) as writer:
+            for part in record["parts"]:
+                raw_path = capture.raw(part["name"])
+                with open(raw_path, "rb") as raw, writer.part(part["name"], part["kind"], **part["extra"]) as out:
+                    shutil.copyfileobj(raw, out, COPY_BYTES)
+                os.unlink(raw_path)  # the space goes back as the backup grows
+            path = writer.commit()
+    result = {"changed": True, "path": path, "backup": writer.header.summary(), "capture": None}
+    if record.get("servicesStopped"):
+        result["services_stopped"] = record["servicesStopped"]
+        result["downtime_seconds"] = record["downtimeSeconds"]
+    return result
+
+
+def seal_backup(capture, dest=None, compression_level=archive.DEFAULT_LEVEL, state_dir=None, check_mode=False,
+                signing_key_passphrase=None):
+    """The seal stage: turns a capture into a finished backup and removes the capture.
+
+    A capture that is gone while ``<dest>/<name>`` is a finished backup was
+    sealed already: nothing changes.
+    """
+    if not capture:
+        raise InvalidInput("stage seal needs capture, the path that stage capture returned")
+    capture = os.path.abspath(capture)
+    base = os.path.basename(capture)
+    if not os.path.exists(capture) and dest and base.startswith(".") and base.endswith(archive.CAPTURE_SUFFIX):
+        done = os.path.join(os.path.abspath(dest), base[1:-len(archive.CAPTURE_SUFFIX)])
+        if os.path.isfile(os.path.join(done, archive.HEADER)):
+            return {"changed": False, "stage": "seal", "path": done, "capture": None,
+                    "backup": packfile.open_backup(done).header().summary(),
+                    "msg": "capture %s was sealed already into %s" % (capture, done)}
+    loaded = Capture.load(capture)
+    state = StateDir(state_dir)
+    if check_mode:
+        state.check_free("sealing %s" % loaded.name)
+        target = os.path.join(loaded.record["dest"], loaded.name)
+        return {"changed": True, "stage": "seal", "path": None, "backup": None, "capture": capture,
+                "msg": "capture %s would be sealed into %s" % (capture, target)}
+    with state.operation("backup", name=loaded.name, stage="seal", capture=capture) as operation:
+        began = time.monotonic()
+        try:
+            result = _seal(loaded, compression_level, signing_key_passphrase=signing_key_passphrase)
+        except (KeyNotFound, InvalidInput):
+            raise  # nothing was consumed: the capture can be sealed once the cause is fixed
+        except BaseException as exc:
+            loaded.remove()
+            if isinstance(exc, DrkitError):
+                raise type(exc)("%s; the capture %s was removed: take the backup again" % (exc, capture))
+            raise
+        loaded.remove()
+        result["duration_seconds"] = round(time.monotonic() - began, 3)
+        result["stage"] = "seal"
+        if operation.warnings:
+            result["warnings"] = operation.warnings
+    return result
+
+
+def delete_backup(dest, name, state_dir=None, check_mode=False):
     """Removes one backup (directory or single file) from ``dest``."""
     if not name or not archive.NAME_RE.match(name):
         raise InvalidInput("state absent needs name, a backup name such as files-full-2026-01-31-02-00-00")
@@ -272,12 +557,13 @@ def delete_backup(dest, name, check_mode=False):
              if entry.name == name and os.path.dirname(entry.path) == dest]
     if not found:
         return {"changed": False, "path": None, "msg": "backup %s is not in %s" % (name, dest)}
-    if not check_mode:
-        for entry in found:
-            if os.path.isdir(entry.path):
-                shutil.rmtree(entry.path)
-            else:
-                os.unlink(entry.path)
+    state = StateDir(state_dir)
+    if check_mode:
+        state.check_free("deleting backup %s" % name)
+    else:
+        with state.operation("delete", name=name):
+            for entry in found:
+                catalog.remove(entry)
     return {"changed": True, "path": found[0].path, "removed": [entry.path for entry in found]}
 
 
@@ -295,14 +581,18 @@ def _entries(path):
         return [catalog.Entry(name[:-len(packfile.SUFFIX)], path, catalog.COMPLETE, "file")]
     if os.path.isfile(os.path.join(path, archive.HEADER)):
         return [catalog.Entry(os.path.basename(path), path, catalog.COMPLETE, "directory")]
-    if archive.NAME_RE.match(os.path.basename(path)) or os.path.basename(path).endswith(archive.PARTIAL_SUFFIX):
+    if archive.NAME_RE.match(os.path.basename(path)) or \
+            os.path.basename(path).endswith((archive.PARTIAL_SUFFIX, archive.CAPTURE_SUFFIX)):
         raise InvalidInput("%s has no header.json: it is an incomplete backup (a run was interrupted) or "
                            "not a backup" % path)
     return catalog.list_root(path)
 
 
-def backup_info(path, verify="none", unlocker=None, trusted=None):
-    """Lists (and optionally verifies) the backups at ``path``; ``trusted``: certificates a signer must match."""
+def backup_info(path, verify="none", unlocker=None, trusted=None, state_dir=None):
+    """Lists (and optionally verifies) the backups at ``path``; with ``state_dir``, the host's status too.
+
+    ``trusted``: certificates a signed backup's signer must be, or be issued by.
+    """
     if verify not in ("none", "checksum", "full"):
         raise InvalidInput("verify must be none, checksum or full")
     listed, problems = [], []
@@ -314,6 +604,10 @@ def backup_info(path, verify="none", unlocker=None, trusted=None):
                 problems.extend(item.get("problems", []))
             listed.append(item)
     result = {"changed": False, "backups": listed}
+    if state_dir:
+        status = StateDir(state_dir).status()
+        result.update(operation=status["operation"], interrupted=status["interrupted"],
+                      services_stopped=status["services_stopped"])
     if verify != "none":
         result["verified"] = not problems and any(b["status"] == catalog.COMPLETE for b in listed)
         result["problems"] = problems
@@ -338,8 +632,8 @@ def _inspect(entry, verify, unlocker, trusted, pool) -> dict:
 
 # --- restore ----------------------------------------------------------------------
 
-def restore_backup(unlocker, backup, provider=None, provider_options=None, parts=None,
-                   stop_command=None, start_command=None, check_mode=False, trusted=None, provider_secrets=None):
+def restore_backup(unlocker, backup, provider=None, provider_options=None, parts=None, stop_command=None,
+                   start_command=None, state_dir=None, check_mode=False, trusted=None, provider_secrets=None):
     """Verifies the whole backup, plans the restore, and (unless checking) applies it."""
     source = packfile.open_backup(backup)
     header = source.header()
@@ -358,26 +652,43 @@ def restore_backup(unlocker, backup, provider=None, provider_options=None, parts
     problems = adapter.check_restore(header)
     if problems:
         raise InvalidInput("backup %s does not fit this server: %s" % (header.name, "; ".join(problems)))
-    if adapter.restores_with_tool:
-        return _restore_with_tool(source, header, unlocker, adapter, check_mode, trusted)
+    unlocker.data_key(header)  # a missing key or a forged header, said plainly before anything else
+    state = StateDir(state_dir)
+    if check_mode:
+        state.check_free("a restore of %s" % header.name)
+    with contextlib.ExitStack() as stack:
+        operation = None
+        if not check_mode:
+            operation = stack.enter_context(state.operation("restore", name=header.name, stage="verify",
+                                                            backup=source.path))
+        pool = stack.enter_context(worker_pool())
+        if adapter.restores_with_tool:
+            result = _restore_with_tool(source, header, unlocker, adapter, check_mode, trusted, pool)
+        else:
+            result = _restore_parts(source, header, unlocker, adapter, selected, check_mode, trusted, pool,
+                                    control, operation)
+    if operation is not None and operation.warnings:
+        result.setdefault("warnings", []).extend(operation.warnings)
+    return result
 
+
+def _restore_parts(source, header, unlocker, adapter, selected, check_mode, trusted, pool, control, operation):
+    """Part by part: one pass verifies everything and plans the selected parts; a second one applies them."""
     planned = {}
 
     def dry_run(part, reader):
         if part["name"] in selected:
             planned[part["name"]] = adapter.restore_part(part, reader, check_mode=True)
 
-    unlocker.data_key(header)  # a missing key or a forged header, said plainly before anything else
-    with worker_pool() as pool:
-        header, problems = archive.check_backup(source, pool, unlocker, full=True, consumer=dry_run,
-                                                trusted=trusted)
-        if problems:
-            raise IntegrityError("backup %s failed verification and nothing was restored: %s"
-                                 % (source.name, " ".join(problems)))
-        to_apply = [name for name in selected if planned.get(name)]
-        applied = planned
-        if to_apply and not check_mode:
-            applied = _apply_restore(source, header, unlocker, adapter, to_apply, pool, control)
+    header, problems = archive.check_backup(source, pool, unlocker, full=True, consumer=dry_run, trusted=trusted)
+    if problems:
+        raise IntegrityError("backup %s failed verification and nothing was restored: %s"
+                             % (source.name, " ".join(problems)))
+    to_apply = [name for name in selected if planned.get(name)]
+    applied = planned
+    if to_apply and not check_mode:
+        operation.update(stage="restore", parts=to_apply)
+        applied = _apply_restore(source, header, unlocker, adapter, to_apply, pool, control, operation)
     restored = [{"name": name, "changed": len(applied.get(name, [])),
                  "changes": applied.get(name, [])[:CHANGES_SHOWN]} for name in selected]
     changed_paths = [path for name in selected for path in applied.get(name, [])]
@@ -385,9 +696,8 @@ def restore_backup(unlocker, backup, provider=None, provider_options=None, parts
             "diff": {"prepared": "\n".join(changed_paths[:1000])} if changed_paths else {}}
 
 
-def _restore_with_tool(source, header, unlocker, adapter, check_mode, trusted):
+def _restore_with_tool(source, header, unlocker, adapter, check_mode, trusted, pool):
     """Verifies every part while writing its plaintext to the provider's stage, then runs the tool on it."""
-    unlocker.data_key(header)  # a missing key or a forged header, said plainly before anything else
 
     def stage_part(stage_dir):
         def consume(part, reader):
@@ -400,20 +710,19 @@ def _restore_with_tool(source, header, unlocker, adapter, check_mode, trusted):
                     out.write(data)
         return consume
 
-    with worker_pool() as pool:
-        if check_mode:
-            header, problems = archive.check_backup(source, pool, unlocker, full=True, trusted=trusted)
+    if check_mode:
+        header, problems = archive.check_backup(source, pool, unlocker, full=True, trusted=trusted)
+        if problems:
+            raise IntegrityError("backup %s failed verification: %s" % (source.name, " ".join(problems)))
+        actions = adapter.restore_plan(header)
+    else:
+        with adapter.restore_stage(header) as stage_dir:
+            header, problems = archive.check_backup(source, pool, unlocker, full=True,
+                                                    consumer=stage_part(stage_dir), trusted=trusted)
             if problems:
-                raise IntegrityError("backup %s failed verification: %s" % (source.name, " ".join(problems)))
-            actions = adapter.restore_plan(header)
-        else:
-            with adapter.restore_stage(header) as stage_dir:
-                header, problems = archive.check_backup(source, pool, unlocker, full=True,
-                                                        consumer=stage_part(stage_dir), trusted=trusted)
-                if problems:
-                    raise IntegrityError("backup %s failed verification and nothing was restored: %s"
-                                         % (source.name, " ".join(problems)))
-                actions = adapter.restore_with_tool(header, stage_dir)
+                raise IntegrityError("backup %s failed verification and nothing was restored: %s"
+                                     % (source.name, " ".join(problems)))
+            actions = adapter.restore_with_tool(header, stage_dir)
     result = {"changed": True, "actions": actions, "backup": header.summary(),
               "restored_parts": [{"name": part["name"], "changed": 1, "changes": []} for part in header.parts],
               "diff": {"prepared": "\n".join(actions)}}
@@ -423,19 +732,73 @@ def _restore_with_tool(source, header, unlocker, adapter, check_mode, trusted):
     return result
 
 
-def _apply_restore(source, header, unlocker, adapter, names, pool, control):
+def _apply_restore(source, header, unlocker, adapter, names, pool, control, operation):
     data_key = unlocker.data_key(header)
     services = adapter.services()
     applied = {}
     with contextlib.ExitStack() as stack:
         if services:
-            stack.enter_context(stopped(services, control))
+            stack.enter_context(stopped(services, control, operation))
         for name in names:
             handle, reader, part = archive.open_part_reader(source, header, data_key, name, pool)
             with handle:
                 applied[name] = adapter.restore_part(part, reader, check_mode=False)
                 reader.drain()
     return applied
+
+
+# --- services left stopped ------------------------------------------------------------
+
+def control_services(state="started", services=None, stop_command=None, start_command=None, state_dir=None,
+                     check_mode=False):
+    """Starts services (by default those runs left stopped) in reverse order, or stops services in order.
+
+    Starting is how services that an interrupted run left stopped come back:
+    each one leaves the host's record once its start command has returned.
+    Services stopped here stay recorded as stopped until something starts them.
+    """
+    if state not in ("started", "stopped"):
+        raise InvalidInput("state must be started or stopped, not %r" % (state,))
+    status_dir = StateDir(state_dir)
+    if services is None:
+        if state == "stopped":
+            raise InvalidInput("state stopped needs services, the services to stop in order")
+        services = status_dir.status()["services_stopped"]
+    services = list(services)
+    if any(not isinstance(service, str) or not service for service in services):
+        raise InvalidInput("services must be a list of service names")
+    ordered = list(reversed(services)) if state == "started" else services
+    result = {"changed": bool(ordered), "services": ordered, "state": state}
+    if check_mode:
+        status_dir.check_free("%s services" % ("starting" if state == "started" else "stopping"))
+        return result
+    if not ordered:
+        result["services_stopped"] = status_dir.status()["services_stopped"]
+        return result
+    control = ServiceControl(stop_command, start_command)
+    with status_dir.operation("services", stage=state) as operation:
+        if state == "stopped":
+            operation.leave_reason = "drkit.backup.backup_services stopped them on purpose"
+            for service in ordered:
+                operation.stopping(service)
+                control.stop(service)
+        else:
+            failures = []
+            for service in ordered:
+                operation.stopping(service)  # until its start returns, it counts as down
+                try:
+                    control.start(service)
+                except ServiceError as exc:
+                    failures.append(str(exc))
+                else:
+                    operation.started(service)
+            if failures:
+                raise ServiceError("; ".join(failures) + ": start it by hand; the host's state still records "
+                                   "it as stopped")
+        if operation.warnings:
+            result["warnings"] = operation.warnings
+    result["services_stopped"] = status_dir.status()["services_stopped"]
+    return result
 
 
 # --- single-file form ---------------------------------------------------------------

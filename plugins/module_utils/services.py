@@ -61,14 +61,29 @@ class Downtime:
         self.stopped = []
 
 
+class _NoJournal:
+    def stopping(self, service):
+        pass
+
+    def started(self, service):
+        pass
+
+
 @contextlib.contextmanager
-def stopped(services, control: ServiceControl):
-    """Stops ``services`` in order for the ``with`` body, then starts them in reverse."""
+def stopped(services, control: ServiceControl, journal=None):
+    """Stops ``services`` in order for the ``with`` body, then starts them in reverse.
+
+    ``journal`` (the running operation, see :mod:`locking`) hears of each service
+    before its stop command is issued and after its start command has returned,
+    so the host's state records every service that may be down.
+    """
+    journal = journal or _NoJournal()
     downtime = Downtime()
     began = time.monotonic()
     body_error = None
     try:
         for service in services:
+            journal.stopping(service)
             control.stop(service)
             downtime.stopped.append(service)
         yield downtime
@@ -82,6 +97,8 @@ def stopped(services, control: ServiceControl):
                 control.start(service)
             except ServiceError as exc:
                 failures.append(str(exc))
+            else:
+                journal.started(service)
         if downtime.stopped:
             downtime.seconds = time.monotonic() - began
         if failures:

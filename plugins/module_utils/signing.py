@@ -62,6 +62,8 @@ class Signer:
     """A certificate and its private key, checked to belong together before anything starts."""
 
     def __init__(self, certificate_path, key_path, passphrase=None):
+        self.certificate_path = certificate_path
+        self.key_path = key_path
         self.certificate = load_certificates(certificate_path)[0]
         try:
             self._key = serialization.load_pem_private_key(

@@ -20,13 +20,16 @@ description:
     fails (a full disk included), the partial backup is removed and earlier backups are untouched.
   - For an offline backup, the provider's services are stopped only while the raw data is captured, and
     started again, whatever happens, before the data is compressed and encrypted.
+  - The backup can be taken in two stages (O(stage)); the C(drkit.backup.backup) role uses them so that it
+    can check on the services between the capture and the seal.
+  - One backup or restore runs at a time on a host (see O(state_dir)).
   - With O(state=absent) and O(name), deletes one backup from O(dest).
 options:
   provider:
     description:
       - The product to back up. This release has V(files) (paths given in O(provider_options)) and V(freeipa)
         (FreeIPA / Red Hat IdM through C(ipa-backup)).
-      - Required with O(state=present).
+      - Required with O(state=present), except for O(stage=seal).
     type: str
   provider_options:
     description:
@@ -113,7 +116,9 @@ options:
     description: The PEM private key of O(signing_certificate).
     type: path
   signing_key_passphrase:
-    description: The passphrase of O(signing_key), if it is encrypted.
+    description:
+      - The passphrase of O(signing_key), if it is encrypted.
+      - With O(stage=seal), give it again (the capture records the paths of the certificate and key, not it).
     type: str
   scope:
     description: The backup's scope.
@@ -146,6 +151,39 @@ options:
   name:
     description: With O(state=absent), the name of the backup to delete.
     type: str
+  stage:
+    description:
+      - V(all) takes the whole backup in one run.
+      - V(capture) captures the raw parts into a root-only directory C(.<name>.capture) under O(temp_dir), with
+        the services stopped (offline) only while it does, and returns its path as RV(capture). The raw parts
+        are not encrypted, so seal them soon.
+      - V(seal) compresses and encrypts capture O(capture) into C(<dest>/<name>), where the capture stage said,
+        and removes the capture. Only O(capture), O(dest) (to recognise a capture sealed already),
+        O(compression_level), O(keystore) and O(state_dir) are used.
+      - An offline V(all) is V(capture) followed by V(seal) in one run; an online V(all) writes the parts
+        straight into the backup.
+    type: str
+    choices: [all, capture, seal]
+    default: all
+    version_added: 0.1.0
+  capture:
+    description: With O(stage=seal), the capture to seal (RV(capture) of the capture stage).
+    type: path
+    version_added: 0.1.0
+  temp_dir:
+    description:
+      - Where the capture stage (and an offline V(all)) writes the raw parts, as C(TMPDIR) moves
+        C(ipa-backup)'s work files. Default is O(dest).
+      - It needs room for the raw data; before anything is stopped, a run refuses when it has less free space
+        than the data to capture.
+    type: path
+    version_added: 0.1.0
+  source_host:
+    description:
+      - The source host recorded in the header, used for O(max_age) and by M(drkit.backup.backup_prune) to group
+        backups. Default is the host's fully qualified name; set it where several hosts share one machine.
+    type: str
+    version_added: 0.1.0
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - drkit.backup.common
@@ -153,10 +191,13 @@ extends_documentation_fragment:
   - drkit.backup.common.gpg_home
   - drkit.backup.common.hsm
   - drkit.backup.common.services
+  - drkit.backup.common.state_dir
 attributes:
   check_mode:
     support: full
-    details: Check mode reports whether a backup would be taken (or deleted) and takes none.
+    details:
+      - Check mode reports whether a backup would be taken (or deleted) and takes none.
+      - It also returns the plan, RV(services) and RV(space), and fails when another operation is running.
   diff_mode:
     support: none
   platform:
@@ -232,6 +273,22 @@ EXAMPLES = r"""
       gnupghome: /root/backup-gnupg
       keep_native: true
 
+- name: Capture with the services stopped, then seal once they are up again
+  drkit.backup.backup:
+    provider: files
+    provider_options:
+      paths: [/var/lib/myapp]
+      services: [myapp]
+    stage: capture
+    temp_dir: /srv/scratch
+  register: captured
+
+- name: Seal the capture (compress, encrypt, rename into place)
+  drkit.backup.backup:
+    stage: seal
+    capture: "{{ captured.capture }}"
+  when: captured.capture is not none
+
 - name: Delete one backup
   drkit.backup.backup:
     state: absent
@@ -240,7 +297,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 path:
-  description: The backup directory written (or found younger than O(max_age), or deleted).
+  description:
+    - The backup directory written (or found younger than O(max_age), or deleted).
+    - V(null) after the capture stage and in check mode.
   returned: success
   type: str
   sample: /var/lib/drkit/backups/files-full-2026-11-23-02-00-00
@@ -271,12 +330,14 @@ backup:
     parts: [{name: etc_myapp.tar, kind: tar, source: /etc/myapp, size: 10240, storedSize: 2113,
              storedSha256: 9f19ab202f860cfa5de7fcbe70872a0aea1ee91af9092c80cb89939c35aea994}]
 duration_seconds:
-  description: How long the backup took.
-  returned: when a backup was written
+  description: How long this run took (with O(stage=capture) or O(stage=seal), that stage only).
+  returned: when a backup was written or captured
   type: float
   sample: 12.5
 downtime_seconds:
-  description: How long the services were down, from the first stop command to the last start command.
+  description:
+    - How long the services were down, from the first stop command issued to the last start command returned.
+    - The seal stage returns the capture's.
   returned: when services were stopped
   type: float
   sample: 3.2
@@ -294,6 +355,52 @@ native_backup:
   type: dict
   sample: {name: ipa-full-2026-11-23-02-00-01, path: /var/lib/ipa/backup/ipa-full-2026-11-23-02-00-01,
            adopted: false, kept: false}
+stage:
+  description: The stage this run took.
+  returned: with O(state=present)
+  type: str
+  sample: capture
+capture:
+  description:
+    - After O(stage=capture), the capture directory to pass to O(stage=seal); V(null) when nothing was
+      captured (a backup younger than O(max_age) exists).
+  returned: with O(state=present)
+  type: str
+  sample: /var/lib/drkit/backups/.files-full-2026-11-23-02-00-00.capture
+name:
+  description: After O(stage=capture), the name the backup will have.
+  returned: after a capture
+  type: str
+  sample: files-full-2026-11-23-02-00-00
+dest:
+  description: After O(stage=capture), the backup root the seal stage writes into.
+  returned: after a capture
+  type: str
+  sample: /var/lib/drkit/backups
+size:
+  description: After O(stage=capture), the size of the raw parts in bytes.
+  returned: after a capture
+  type: int
+  sample: 1073741824
+services:
+  description: The services an offline backup stops, in the order it stops them (none online).
+  returned: with O(state=present) and O(stage) V(all) or V(capture)
+  type: list
+  elements: str
+  sample: [myapp]
+space:
+  description:
+    - In check mode, the free space where the backup would be written (and captured first), against the size
+      of the data to capture as the provider estimates it (V(null) when it cannot tell).
+    - C(enough) is false when a place has less free space than it needs (on one file system, a capture and
+      the backup sealed from it both count).
+  returned: in check mode, when a backup would be taken
+  type: dict
+  sample:
+    estimated_bytes: 1073741824
+    enough: true
+    dest: {path: /var/lib/drkit/backups, free_bytes: 52613349376, needed_bytes: 2147483648}
+    temp_dir: {path: /var/lib/drkit/backups, free_bytes: 52613349376, needed_bytes: 2147483648}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -306,13 +413,20 @@ from ansible_collections.drkit.backup.plugins.module_utils.timeutil import parse
 def run_backup(module):
     params = module.params
     if params["state"] == "absent":
-        return operations.delete_backup(params["dest"], params["name"], module.check_mode)
+        return operations.delete_backup(params["dest"], params["name"], state_dir=params["state_dir"],
+                                        check_mode=module.check_mode)
+    if params["stage"] == "seal":
+        return operations.seal_backup(
+            params["capture"], dest=params["dest"], compression_level=params["compression_level"],
+            state_dir=params["state_dir"], check_mode=module.check_mode,
+            signing_key_passphrase=params["signing_key_passphrase"])
     return operations.create_backup(
         Keystore(params["keystore"]), params["provider"], params["provider_options"],
         backup_type=params["type"], online=params["online"], dest=params["dest"], scope=params["scope"],
         domain=params["domain"], description=params["description"],
         max_age=parse_duration(params["max_age"], "max_age"), compression_level=params["compression_level"],
-        stop_command=params["stop_command"], start_command=params["start_command"],
+        stop_command=params["stop_command"], start_command=params["start_command"], stage=params["stage"],
+        temp_dir=params["temp_dir"], source_host=params["source_host"], state_dir=params["state_dir"],
         check_mode=module.check_mode, encryption=params["encryption"], key_id=params["key_id"],
         escrow_key_ids=params["escrow_key_ids"], gpg_home=params["gpg_home"],
         gpg_recipients=params["gpg_recipients"], tied_to_hsm=params["tied_to_hsm"], hsm=params["hsm"],
@@ -342,15 +456,22 @@ def main():
         compression_level=dict(type="int", default=3),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         name=dict(type="str"),
+        stage=dict(type="str", choices=["all", "capture", "seal"], default="all"),
+        capture=dict(type="path"),
+        temp_dir=dict(type="path"),
+        source_host=dict(type="str"),
     )
     argument_spec.update(module_helpers.keystore_argument_spec())
     argument_spec.update(module_helpers.gpg_home_argument_spec())
     argument_spec.update(module_helpers.hsm_argument_spec())
     argument_spec.update(module_helpers.services_argument_spec())
+    argument_spec.update(module_helpers.state_dir_argument_spec())
     module = AnsibleModule(
         argument_spec=argument_spec,
-        required_if=[("state", "absent", ("name",)), ("state", "present", ("provider",))],
+        required_if=[("state", "absent", ("name",)), ("stage", "seal", ("capture",))],
         supports_check_mode=True)
+    if module.params["state"] == "present" and module.params["stage"] != "seal" and not module.params["provider"]:
+        module.fail_json(msg="provider is required to take a backup (stage all or capture)")
     if not 0 <= module.params["compression_level"] <= 19:
         module.fail_json(msg="compression_level must be between 0 and 19")
     module_helpers.run(module, run_backup, module)

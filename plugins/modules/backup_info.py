@@ -19,6 +19,8 @@ description:
     named.
   - Every backup's C(header.protection) says how it is protected (backup keys, GnuPG recipients, HSM,
     signature).
+  - Also reports the host's status from O(state_dir) (read only), that is the backup or restore in progress
+    and the services that an interrupted run left stopped.
 options:
   path:
     description:
@@ -39,6 +41,7 @@ extends_documentation_fragment:
   - drkit.backup.common.unlock
   - drkit.backup.common.hsm
   - drkit.backup.common.trust
+  - drkit.backup.common.state_dir
 attributes:
   check_mode:
     support: full
@@ -90,12 +93,12 @@ backups:
       sample: /var/lib/drkit/backups/files-full-2026-11-23-02-00-00
     status:
       description:
-        - V(complete); V(incomplete) for a backup whose run was interrupted (it is never used); V(damaged)
-          when its header cannot be read.
+        - V(complete); V(incomplete) for a backup whose run was interrupted or a capture waiting to be sealed
+          (it is never used); V(damaged) when its header cannot be read.
       type: str
       sample: complete
     form:
-      description: V(directory) or V(file) (single-file backup).
+      description: V(directory), V(file) (single-file backup) or V(capture) (raw parts waiting to be sealed).
       type: str
       sample: directory
     header:
@@ -115,6 +118,61 @@ backups:
       type: list
       elements: str
       returned: when O(verify) is not V(none), or the backup is damaged
+operation:
+  description:
+    - The backup, restore or other operation running on the host now (V(null) when none), from O(state_dir).
+  returned: success
+  type: dict
+  contains:
+    operation:
+      description: V(backup), V(restore), V(prune), V(delete) or V(services).
+      type: str
+    name:
+      description: The backup it works on.
+      type: str
+    pid:
+      description: Its process id.
+      type: int
+    host:
+      description: The host it runs on.
+      type: str
+    started_at:
+      description: When it started (UTC, RFC 3339).
+      type: str
+    stage:
+      description: Where it is (for a backup V(capture) or V(seal); for a restore V(verify) or V(restore)).
+      type: str
+    services_stopped:
+      description: The services it has stopped and not yet started again.
+      type: list
+      elements: str
+  sample:
+    operation: backup
+    name: files-full-2026-11-23-02-00-00
+    pid: 4242
+    host: idm2.example.test
+    started_at: "2026-11-23T02:00:00.102030Z"
+    stage: capture
+    services_stopped: [slapd]
+interrupted:
+  description:
+    - The record of a run that ended without starting every service it had stopped (it was killed, or a start
+      command failed), with C(services_stopped) and C(reason); V(null) when there is none.
+    - A service leaves it when a later run starts it again (for example M(drkit.backup.backup_services)).
+  returned: success
+  type: dict
+  sample:
+    operation: backup
+    name: files-full-2026-11-23-02-00-00
+    pid: 4242
+    reason: the process ended without finishing
+    services_stopped: [slapd]
+services_stopped:
+  description: Every service recorded as stopped, by the running operation or by an interrupted one.
+  returned: success
+  type: list
+  elements: str
+  sample: [slapd]
 verified:
   description: Whether every backup listed passed (false when there was none to verify).
   returned: when O(verify) is not V(none)
@@ -141,10 +199,12 @@ def main():
     argument_spec.update(module_helpers.unlock_argument_spec())
     argument_spec.update(module_helpers.hsm_argument_spec())
     argument_spec.update(module_helpers.trust_argument_spec())
+    argument_spec.update(module_helpers.state_dir_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     module_helpers.run(module, lambda: operations.backup_info(
-        params["path"], params["verify"], module_helpers.unlocker(params), module_helpers.trusted(params)))
+        params["path"], params["verify"], module_helpers.unlocker(params), module_helpers.trusted(params),
+        state_dir=params["state_dir"]))
 
 
 if __name__ == "__main__":

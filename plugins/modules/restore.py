@@ -67,6 +67,7 @@ extends_documentation_fragment:
   - drkit.backup.common.hsm
   - drkit.backup.common.trust
   - drkit.backup.common.services
+  - drkit.backup.common.state_dir
 attributes:
   check_mode:
     support: full
@@ -172,12 +173,13 @@ def main():
     argument_spec.update(module_helpers.hsm_argument_spec())
     argument_spec.update(module_helpers.trust_argument_spec())
     argument_spec.update(module_helpers.services_argument_spec())
+    argument_spec.update(module_helpers.state_dir_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     module_helpers.run(module, lambda: operations.restore_backup(
         module_helpers.unlocker(params), params["backup"], provider=params["provider"],
         provider_options=params["provider_options"], parts=params["parts"], stop_command=params["stop_command"],
-        start_command=params["start_command"], check_mode=module.check_mode,
+        start_command=params["start_command"], state_dir=params["state_dir"], check_mode=module.check_mode,
         trusted=module_helpers.trusted(params), provider_secrets=params["provider_secrets"]))
 
 

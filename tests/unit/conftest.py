@@ -7,7 +7,16 @@ import os
 
 import pytest
 
-from ansible_collections.drkit.backup.plugins.module_utils import keys, operations, workers
+from ansible_collections.drkit.backup.plugins.module_utils import keys, locking, operations, workers
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path, monkeypatch):
+    """Every test gets its own host state directory (never the real /var/lib/drkit)."""
+    path = str(tmp_path / "state")
+    monkeypatch.setattr(locking, "DEFAULT_STATE_DIR", path)
+    monkeypatch.setattr(locking, "LOCK_WAIT", 0.3)  # a busy lock fails fast in tests
+    return path
 
 
 @pytest.fixture

@@ -108,6 +108,10 @@ class Provider:
     def parts(self, backup_type: str) -> list:
         raise NotImplementedError
 
+    def estimate_size(self, backup_type: str):
+        """About how many raw bytes a capture writes (None when the provider cannot tell beforehand)."""
+        return None
+
     def capture(self, part: PartSpec, out):
         """Writes the raw content of ``part`` to the binary file object ``out``."""
         raise NotImplementedError

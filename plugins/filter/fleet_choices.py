@@ -1,0 +1,135 @@
+# -*- coding: utf-8 -*-
+# Copyright: drkit.backup contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: fleet_choices
+short_description: Choose the host to back up in each cluster of a fleet
+version_added: 0.1.0
+description:
+  - For each cluster (an inventory group), chooses the host to back up from, as the C(drkit.backup.fleet) role
+    does. A cluster needs the union of its hosts' server roles (C(drkit_backup_roles)); the chosen host holds all
+    of them.
+  - Hidden hosts (C(drkit_backup_hidden), which serve no clients) holding every role come first, then any host
+    holding every role; ties go to inventory order.
+  - A hidden host is backed up as its C(drkit_backup_online) says (offline by default); a host that serves clients
+    is always backed up online, so it is never stopped.
+  - When no host holds every role, the cluster's entry has C(error), a sentence naming the missing roles of each
+    host, and no C(host).
+options:
+  _input:
+    description: The clusters, as inventory group names.
+    type: list
+    elements: str
+    required: true
+  groups:
+    description: The inventory's groups (the C(groups) variable), for the members of each cluster in inventory order.
+    type: dict
+    required: true
+  hostvars:
+    description: The inventory's host variables (the C(hostvars) variable).
+    type: dict
+    required: true
+author:
+  - drkit.backup maintainers (@drkit)
+"""
+
+EXAMPLES = r"""
+- name: Choose the host to back up in each cluster
+  ansible.builtin.set_fact:
+    choices: "{{ ['idm_east', 'idm_west'] | drkit.backup.fleet_choices(groups, hostvars) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: One entry per cluster, by cluster name.
+  type: dict
+  sample:
+    idm_east:
+      cluster: idm_east
+      host: idm2.example.test
+      hidden: true
+      online: false
+      roles: [ca, dns, kra]
+      hosts: [idm1.example.test, idm2.example.test]
+      reason: hidden replica holding every role in use (ca, dns, kra)
+      error: null
+    idm_west:
+      cluster: idm_west
+      host: null
+      hidden: false
+      online: true
+      roles: [ca, kra]
+      hosts: [idm3.example.test, idm4.example.test]
+      reason: null
+      error: "cluster idm_west: no host holds every role in use (ca, kra): idm3.example.test lacks kra; idm4.example.test lacks ca"
+"""
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
+
+
+def _roles(value, host):
+    if value is None:
+        return set()
+    if isinstance(value, str) or not all(isinstance(role, str) for role in value):
+        raise AnsibleFilterError("drkit_backup_roles of %s must be a list of role names, not %r" % (host, value))
+    return set(value)
+
+
+def choose(cluster, members, hostvars):
+    """The choice for one cluster: a dict as RETURN describes."""
+    roles = {host: _roles(hostvars[host].get("drkit_backup_roles"), host) for host in members}
+    hidden = {host: boolean(hostvars[host].get("drkit_backup_hidden", False), strict=False) for host in members}
+    needed = set().union(*roles.values()) if roles else set()
+    label = ", ".join(sorted(needed)) or "none"
+    entry = {"cluster": cluster, "host": None, "hidden": False, "online": True, "roles": sorted(needed),
+             "hosts": list(members), "reason": None, "error": None}
+    if not members:
+        entry["error"] = "cluster %s has no hosts in the inventory" % cluster
+        return entry
+    complete = [host for host in members if roles[host] >= needed]
+    if not complete:
+        lacking = "; ".join("%s lacks %s" % (host, ", ".join(sorted(needed - roles[host]))) for host in members)
+        entry["error"] = ("cluster %s: no host holds every role in use (%s): %s. Add the missing roles to one host "
+                          "(a hidden replica is best) so that one backup holds the whole cluster"
+                          % (cluster, label, lacking))
+        return entry
+    hidden_complete = [host for host in complete if hidden[host]]
+    host = (hidden_complete or complete)[0]
+    entry.update(host=host, hidden=hidden[host])
+    if hidden[host]:
+        entry["online"] = boolean(hostvars[host].get("drkit_backup_online", False), strict=False)
+        entry["reason"] = "hidden replica holding every role in use (%s)" % label
+    else:
+        entry["reason"] = ("holds every role in use (%s)%s; it serves clients, so it is backed up online"
+                           % (label, "" if not any(hidden.values()) else
+                              " and no hidden replica does"))
+        if len(complete) > 1:
+            entry["reason"] += " (first in inventory order of %s)" % ", ".join(complete)
+    return entry
+
+
+def fleet_choices(clusters, groups, hostvars):
+    if isinstance(clusters, str) or not isinstance(clusters, (list, tuple)):
+        raise AnsibleFilterError("fleet_choices takes a list of cluster (group) names, not %r" % (clusters,))
+    seen = {}
+    result = {}
+    for cluster in clusters:
+        if cluster not in groups:
+            raise AnsibleFilterError("cluster %s is not a group of the inventory" % cluster)
+        members = list(groups[cluster])
+        for host in members:
+            if host in seen:
+                raise AnsibleFilterError("host %s is in two clusters, %s and %s: a host belongs to one cluster"
+                                         % (host, seen[host], cluster))
+            seen[host] = cluster
+        result[cluster] = choose(cluster, members, hostvars)
+    return result
+
+
+class FilterModule:
+    def filters(self):
+        return {"fleet_choices": fleet_choices}
