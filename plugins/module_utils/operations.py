@@ -31,6 +31,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.protection import Pro
 from ansible_collections.drkit.backup.plugins.module_utils.providers import get_provider
 from ansible_collections.drkit.backup.plugins.module_utils.services import ServiceControl, stopped
 from ansible_collections.drkit.backup.plugins.module_utils.signing import Signer
+from ansible_collections.drkit.backup.plugins.module_utils.staging import Staging
 from ansible_collections.drkit.backup.plugins.module_utils.timeutil import parse_time, rfc3339, utc_now
 from ansible_collections.drkit.backup.plugins.module_utils.version import TOOL
 from ansible_collections.drkit.backup.plugins.module_utils.workers import worker_pool
@@ -662,36 +663,53 @@ def restore_backup(unlocker, backup, provider=None, provider_options=None, parts
             operation = stack.enter_context(state.operation("restore", name=header.name, stage="verify",
                                                             backup=source.path))
         pool = stack.enter_context(worker_pool())
+        recovered = None if check_mode else Staging(state.path).recover()
         if adapter.restores_with_tool:
             result = _restore_with_tool(source, header, unlocker, adapter, check_mode, trusted, pool)
         else:
             result = _restore_parts(source, header, unlocker, adapter, selected, check_mode, trusted, pool,
-                                    control, operation)
+                                    control, operation, state)
+        if recovered:
+            result.setdefault("warnings", []).append(recovered)
     if operation is not None and operation.warnings:
         result.setdefault("warnings", []).extend(operation.warnings)
     return result
 
 
-def _restore_parts(source, header, unlocker, adapter, selected, check_mode, trusted, pool, control, operation):
-    """Part by part: one pass verifies everything and plans the selected parts; a second one applies them."""
-    planned = {}
+def _restore_parts(source, header, unlocker, adapter, selected, check_mode, trusted, pool, control, operation,
+                   state):
+    """Part by part, in one pass: every part is verified while the selected ones are planned (check mode) or
+    staged beside their targets; only a backup that verified whole is committed, services down for that alone."""
+    changes = {}
+    staging = None if check_mode else Staging(state.path)
 
-    def dry_run(part, reader):
+    def read(part, reader):
         if part["name"] in selected:
-            planned[part["name"]] = adapter.restore_part(part, reader, check_mode=True)
+            changes[part["name"]] = adapter.plan_part(part, reader) if staging is None else \
+                adapter.stage_part(part, reader, staging)
 
-    header, problems = archive.check_backup(source, pool, unlocker, full=True, consumer=dry_run, trusted=trusted)
-    if problems:
-        raise IntegrityError("backup %s failed verification and nothing was restored: %s"
-                             % (source.name, " ".join(problems)))
-    to_apply = [name for name in selected if planned.get(name)]
-    applied = planned
-    if to_apply and not check_mode:
-        operation.update(stage="restore", parts=to_apply)
-        applied = _apply_restore(source, header, unlocker, adapter, to_apply, pool, control, operation)
-    restored = [{"name": name, "changed": len(applied.get(name, [])),
-                 "changes": applied.get(name, [])[:CHANGES_SHOWN]} for name in selected]
-    changed_paths = [path for name in selected for path in applied.get(name, [])]
+    try:
+        header, problems = archive.check_backup(source, pool, unlocker, full=True, consumer=read, trusted=trusted)
+        if problems:
+            raise IntegrityError("backup %s failed verification and nothing was restored: %s"
+                                 % (source.name, " ".join(problems)))
+    except BaseException:
+        if staging is not None:
+            staging.discard()
+        raise
+    if staging is not None:
+        if staging.steps:
+            operation.update(stage="commit", parts=[name for name in selected if changes.get(name)])
+            services = adapter.services()
+            with contextlib.ExitStack() as stack:
+                if services:
+                    stack.enter_context(stopped(services, control, operation))
+                staging.commit()
+        else:
+            staging.discard()
+    restored = [{"name": name, "changed": len(changes.get(name, [])),
+                 "changes": changes.get(name, [])[:CHANGES_SHOWN]} for name in selected]
+    changed_paths = [path for name in selected for path in changes.get(name, [])]
     return {"changed": bool(changed_paths), "restored_parts": restored, "backup": header.summary(),
             "diff": {"prepared": "\n".join(changed_paths[:1000])} if changed_paths else {}}
 
@@ -730,21 +748,6 @@ def _restore_with_tool(source, header, unlocker, adapter, check_mode, trusted, p
     if adapter.warnings:
         result["warnings"] = list(adapter.warnings)
     return result
-
-
-def _apply_restore(source, header, unlocker, adapter, names, pool, control, operation):
-    data_key = unlocker.data_key(header)
-    services = adapter.services()
-    applied = {}
-    with contextlib.ExitStack() as stack:
-        if services:
-            stack.enter_context(stopped(services, control, operation))
-        for name in names:
-            handle, reader, part = archive.open_part_reader(source, header, data_key, name, pool)
-            with handle:
-                applied[name] = adapter.restore_part(part, reader, check_mode=False)
-                reader.drain()
-    return applied
 
 
 # --- services left stopped ------------------------------------------------------------

@@ -11,7 +11,7 @@ to restore each part.
 Two ways to capture and restore:
 
 - part by part (the default): ``parts()`` lists the parts, ``capture()``
-  writes each one, ``restore_part()`` restores each one;
+  writes each one, ``plan_part()`` and ``stage_part()`` restore each one;
 - through the product's own tool (``captures_with_tool`` /
   ``restores_with_tool``), for products whose backup tool must run once and
   produces several files (``ipa-backup``): ``capture_with_tool()`` runs it and
@@ -124,8 +124,13 @@ class Provider:
         """Problems (sentences) that make ``header``'s backup unfit for this server."""
         return []
 
-    def restore_part(self, part: dict, reader, check_mode: bool) -> list:
-        """Restores one part from the plaintext ``reader``; returns what changed (or would)."""
+    def plan_part(self, part: dict, reader) -> list:
+        """What restoring one part from the plaintext ``reader`` would change (check mode and diff)."""
+        raise NotImplementedError
+
+    def stage_part(self, part: dict, reader, staging) -> list:
+        """Prepares one part's restore beside its targets, recording the steps in ``staging`` (see
+        staging.py) that the engine takes once the whole backup has verified; returns what changes."""
         raise NotImplementedError
 
     # --- the product's own tool (captures_with_tool / restores_with_tool) ---------------

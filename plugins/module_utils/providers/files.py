@@ -20,8 +20,9 @@ import re
 import stat
 import tarfile
 
-from ansible_collections.drkit.backup.plugins.module_utils.errors import InvalidInput
+from ansible_collections.drkit.backup.plugins.module_utils.errors import IntegrityError, InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.providers.base import PartSpec, Provider
+from ansible_collections.drkit.backup.plugins.module_utils.staging import temp_path
 
 XATTR = "SCHILY.xattr."
 COPY_BYTES = 1 << 20
@@ -148,14 +149,25 @@ class FilesProvider(Provider):
             problems.append("target_root %s is not a directory" % self.target_root)
         return problems
 
-    def restore_part(self, part, reader, check_mode):
+    def plan_part(self, part, reader) -> list:
+        """The paths restoring ``part`` would change, reading its plaintext once."""
+        return self._walk(reader, None)
+
+    def stage_part(self, part, reader, staging) -> list:
+        """Prepares ``part`` beside its targets and records the steps that ``staging.commit()`` takes."""
+        return self._walk(reader, staging)
+
+    def _walk(self, reader, staging) -> list:
         changes = []
-        with tarfile.open(fileobj=reader, mode="r|", format=tarfile.PAX_FORMAT) as tar:
-            for member in tar:
-                rel = _safe_relative(member.name)
-                dest = self.target_root if rel == "." else os.path.join(self.target_root, rel)
-                if self._restore_member(tar, member, dest, check_mode):
-                    changes.append(dest)
+        try:
+            with tarfile.open(fileobj=reader, mode="r|", format=tarfile.PAX_FORMAT) as tar:
+                for member in tar:
+                    rel = _safe_relative(member.name)
+                    dest = self.target_root if rel == "." else os.path.join(self.target_root, rel)
+                    if self._member(tar, member, dest, staging):
+                        changes.append(dest)
+        except tarfile.TarError as exc:
+            raise IntegrityError("a part of the backup is not a valid tar (%s): it is damaged" % exc)
         return changes
 
     def _inside_root(self, dest: str):
@@ -165,54 +177,48 @@ class FilesProvider(Provider):
             raise InvalidInput("restoring %s would write outside target_root %s (through a symbolic link): "
                                "refusing" % (dest, self.target_root))
 
-    def _restore_member(self, tar, member, dest, check_mode) -> bool:
+    def _member(self, tar, member, dest, staging) -> bool:
+        """Whether ``member`` changes ``dest``; with ``staging``, prepares and records the change."""
         try:
             current = os.lstat(dest)
         except FileNotFoundError:
             current = None
-        if not check_mode and dest != self.target_root:
+        if current is not None and not member.isdir() and stat.S_ISDIR(current.st_mode):
+            raise InvalidInput("cannot restore %s: a directory is in its place and restore deletes "
+                               "nothing; move it away and run again" % dest)
+        if staging is not None and dest != self.target_root:
             self._inside_root(dest)
-            parent = os.path.dirname(dest)
-            if not os.path.isdir(parent):
-                os.makedirs(parent, 0o755)
+            staging.make_dirs(os.path.dirname(dest))
         if member.isdir():
-            changed = self._restore_dir(member, dest, current, check_mode)
+            replaced = self._dir(dest, current, staging)
         elif member.isreg():
-            changed = self._restore_file(tar, member, dest, current, check_mode)
+            replaced = self._file(tar, member, dest, current, staging)
         elif member.issym():
-            changed = self._restore_symlink(member, dest, current, check_mode)
+            replaced = self._symlink(member, dest, current, staging)
         elif member.islnk():
-            changed = self._restore_hardlink(member, dest, current, check_mode)
+            return self._hardlink(member, dest, current, staging)
         else:
-            changed = self._restore_special(member, dest, current, check_mode)
-        if not member.issym() and not member.islnk():
-            changed = self._restore_metadata(member, dest, check_mode, changed) or changed
-        return changed
+            replaced = self._special(member, dest, current, staging)
+        # A new object takes all of the member's metadata; one that stays takes what differs.
+        return self._metadata(member, dest, None if replaced else current, staging) or replaced
 
-    def _restore_dir(self, member, dest, current, check_mode) -> bool:
+    @staticmethod
+    def _dir(dest, current, staging) -> bool:
         if current is not None and stat.S_ISDIR(current.st_mode):
             return False
         if current is not None:
-            self._refuse_if_dir(dest, current)
-        if not check_mode:
-            if current is not None:
-                os.unlink(dest)
-            os.mkdir(dest, 0o700)
+            raise InvalidInput("cannot restore directory %s: a file is in its place and restore deletes "
+                               "nothing; move it away and run again" % dest)
+        if staging is not None:
+            staging.make_dirs(dest)
         return True
 
     @staticmethod
-    def _refuse_if_dir(dest, current):
-        if stat.S_ISDIR(current.st_mode):
-            raise InvalidInput("cannot restore %s: a directory is in its place and restore deletes "
-                               "nothing; move it away and run again" % dest)
-
-    def _restore_file(self, tar, member, dest, current, check_mode) -> bool:
+    def _file(tar, member, dest, current, staging) -> bool:
         source = tar.extractfile(member)
         same_size = current is not None and stat.S_ISREG(current.st_mode) and current.st_size == member.size
-        if current is not None:
-            self._refuse_if_dir(dest, current)
         compare = open(dest, "rb") if same_size else None
-        tmp = out = None
+        out = None
         matched = 0
         try:
             while True:
@@ -225,63 +231,47 @@ class FilesProvider(Provider):
                         continue
                     compare.close()
                     compare = None
-                    if check_mode:
-                        return True
-                if check_mode:
-                    return True
+                if staging is None:
+                    return True  # planning: the first difference settles it
                 if out is None:
-                    tmp = os.path.join(os.path.dirname(dest), ".%s.drkit-restore" % os.path.basename(dest))
-                    out = open(tmp, "wb")
-                    os.fchmod(out.fileno(), 0o600)
+                    out = _temp_file(dest, staging)
                     if matched:
                         with open(dest, "rb") as prefix:
                             _copy(prefix, out, matched)
                 out.write(data)
             if compare is not None:
                 return False
-            if check_mode:
-                return True
-            if out is None:  # an empty file where there was none, or a different empty one
-                tmp = os.path.join(os.path.dirname(dest), ".%s.drkit-restore" % os.path.basename(dest))
-                out = open(tmp, "wb")
-            out.close()
-            out = None
-            os.rename(tmp, dest)
-            tmp = None
+            if staging is not None and out is None:  # an empty file where there was none
+                out = _temp_file(dest, staging)
             return True
         finally:
             if compare is not None:
                 compare.close()
             if out is not None:
                 out.close()
-            if tmp is not None and os.path.exists(tmp):
-                os.unlink(tmp)
 
-    def _restore_symlink(self, member, dest, current, check_mode) -> bool:
+    @staticmethod
+    def _symlink(member, dest, current, staging) -> bool:
         if current is not None and stat.S_ISLNK(current.st_mode) and os.readlink(dest) == member.linkname:
-            return self._restore_owner(member, dest, check_mode)
-        if current is not None:
-            self._refuse_if_dir(dest, current)
-        if not check_mode:
-            if current is not None:
-                os.unlink(dest)
-            os.symlink(member.linkname, dest)
-            self._restore_owner(member, dest, check_mode)
+            return False
+        if staging is not None:
+            tmp = temp_path(dest)
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            staging.rename(tmp, dest)
+            os.symlink(member.linkname, tmp)
         return True
 
-    def _restore_hardlink(self, member, dest, current, check_mode) -> bool:
+    def _hardlink(self, member, dest, current, staging) -> bool:
         target = os.path.join(self.target_root, _safe_relative(member.linkname))
         if current is not None and os.path.exists(target) and os.path.samefile(target, dest):
             return False
-        if current is not None:
-            self._refuse_if_dir(dest, current)
-        if not check_mode:
-            if current is not None:
-                os.unlink(dest)
-            os.link(target, dest)
+        if staging is not None:
+            staging.link(target, dest)
         return True
 
-    def _restore_special(self, member, dest, current, check_mode) -> bool:
+    @staticmethod
+    def _special(member, dest, current, staging) -> bool:
         if member.isfifo():
             kind = stat.S_IFIFO
         elif member.ischr():
@@ -294,17 +284,16 @@ class FilesProvider(Provider):
         if current is not None and stat.S_IFMT(current.st_mode) == kind and (
                 kind == stat.S_IFIFO or current.st_rdev == device):
             return False
-        if current is not None:
-            self._refuse_if_dir(dest, current)
-        if not check_mode:
-            if current is not None:
-                os.unlink(dest)
-            os.mknod(dest, kind | 0o600, device)
+        if staging is not None:
+            staging.mknod(dest, kind | 0o600, device)
         return True
 
     # --- owner, mode, times, extended attributes -------------------------------
 
-    def _ids(self, member):
+    def _owner(self, member):
+        """The (uid, gid) to give, or None: only root can give files away, elsewhere owners stay as they are."""
+        if not self._is_root:
+            return None
         try:
             uid = pwd.getpwnam(member.uname).pw_uid if member.uname else member.uid
         except KeyError:
@@ -315,45 +304,39 @@ class FilesProvider(Provider):
             gid = member.gid
         return uid, gid
 
-    def _restore_owner(self, member, dest, check_mode) -> bool:
-        # Only root can give files away; elsewhere ownership is left as it is.
-        if not self._is_root:
-            return False
-        uid, gid = self._ids(member)
-        current = os.lstat(dest)
-        if (current.st_uid, current.st_gid) == (uid, gid):
-            return False
-        if not check_mode:
-            os.lchown(dest, uid, gid)
-        return True
+    def _metadata(self, member, dest, current, staging) -> bool:
+        """Whether ``dest`` (``current``: its lstat, None when it is new) needs other metadata; records it."""
+        owner = self._owner(member)
+        link = member.issym()
+        wanted_xattrs = {} if link else {key[len(XATTR):]: value.encode("utf-8", "surrogateescape")
+                                         for key, value in member.pax_headers.items() if key.startswith(XATTR)}
+        if current is None:
+            # New: everything is applied (a new directory's time too, once its contents are in).
+            mode, mtime, xattrs = (None, None, {}) if link else (member.mode, member.mtime, wanted_xattrs)
+        else:
+            if owner is not None and (current.st_uid, current.st_gid) == owner:
+                owner = None
+            mode = member.mode if not link and stat.S_IMODE(current.st_mode) != member.mode else None
+            mtime = member.mtime if not link and not member.isdir() and \
+                abs(current.st_mtime - member.mtime) > MTIME_SLACK else None
+            have = _xattrs_of(dest) if wanted_xattrs else {}
+            xattrs = {name: value for name, value in wanted_xattrs.items() if have.get(name) != value}
+            if owner is None and mode is None and mtime is None and not xattrs:
+                return False
+        if staging is not None:
+            staging.meta(dest, member.isdir(), link, owner=list(owner) if owner else None, mode=mode, mtime=mtime,
+                         xattrs=xattrs)
+        return current is not None
 
-    def _restore_metadata(self, member, dest, check_mode, created) -> bool:
-        if check_mode and created:
-            return True
-        if not os.path.lexists(dest):
-            return True
-        changed = self._restore_owner(member, dest, check_mode)
-        current = os.lstat(dest)
-        if stat.S_IMODE(current.st_mode) != member.mode:
-            changed = True
-            if not check_mode:
-                os.chmod(dest, member.mode)
-        if not member.isdir() and abs(current.st_mtime - member.mtime) > MTIME_SLACK:
-            changed = True
-            if not check_mode:
-                os.utime(dest, (member.mtime, member.mtime))
-        elif member.isdir() and created and not check_mode:
-            os.utime(dest, (member.mtime, member.mtime))
-        wanted = {key[len(XATTR):]: value.encode("utf-8", "surrogateescape")
-                  for key, value in member.pax_headers.items() if key.startswith(XATTR)}
-        if wanted:
-            have = _xattrs_of(dest)
-            for attr, value in wanted.items():
-                if have.get(attr) != value:
-                    changed = True
-                    if not check_mode:
-                        os.setxattr(dest, attr, value, follow_symlinks=False)
-        return changed
+
+def _temp_file(dest, staging):
+    """A new, private file beside ``dest`` that the commit renames over it."""
+    tmp = temp_path(dest)
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    staging.rename(tmp, dest)  # recorded first: a crash right after leaves nothing unaccounted for
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    return os.fdopen(fd, "wb", buffering=COPY_BYTES)
 
 
 def _copy(src, out, count):

@@ -1,0 +1,187 @@
+# -*- coding: utf-8 -*-
+# Copyright: drkit.backup contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A restore staged beside its targets, then committed in one short step.
+
+While the backup is decrypted and verified (one pass), what will change is
+prepared next to each target (new file contents as ``.<name>.drkit-restore``,
+missing directories) and every step still to take is written to a journal in
+the host's state directory. Only once the whole backup has verified are the
+steps taken: renames, links, device nodes, then owners, modes, times and
+extended attributes (directories last, deepest first). A backup that fails
+verification is discarded: the prepared files and directories are removed
+and nothing else was touched.
+
+The journal also makes an interrupted restore recoverable: killed while
+staging, the next run discards what was prepared; killed while committing (a
+marker says so), it finishes the commit, whose every step can be taken again.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+
+from ansible_collections.drkit.backup.plugins.module_utils.fsutil import fsync_dir
+
+JOURNAL = "restore.journal"
+COMMITTING = "restore.committing"
+TEMP_SUFFIX = ".drkit-restore"
+
+
+def temp_path(dest: str) -> str:
+    return os.path.join(os.path.dirname(dest), ".%s%s" % (os.path.basename(dest), TEMP_SUFFIX))
+
+
+class Staging:
+    """The journal of one restore, in ``state_dir``."""
+
+    def __init__(self, state_dir: str):
+        self.journal = os.path.join(state_dir, JOURNAL)
+        self.marker = os.path.join(state_dir, COMMITTING)
+        self.steps = 0
+        self._out = None
+
+    # --- recording (while the backup is read) ------------------------------------
+
+    def _record(self, step):
+        if self._out is None:
+            fd = os.open(self.journal, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            self._out = os.fdopen(fd, "w")
+        self._out.write(json.dumps(step, sort_keys=True) + "\n")
+        if step["op"] != "created":
+            self.steps += 1
+
+    def make_dirs(self, path: str):
+        """Creates the missing directories up to ``path``, remembered so that a discard removes them."""
+        missing = []
+        while path and not os.path.isdir(path):
+            missing.append(path)
+            path = os.path.dirname(path)
+        for directory in reversed(missing):
+            self._record({"op": "created", "path": directory})
+            os.mkdir(directory, 0o700)
+
+    def rename(self, tmp: str, dest: str):
+        self._record({"op": "rename", "tmp": tmp, "dest": dest})
+
+    def link(self, target: str, dest: str):
+        self._record({"op": "link", "target": target, "dest": dest})
+
+    def mknod(self, dest: str, mode: int, device: int):
+        self._record({"op": "mknod", "dest": dest, "mode": mode, "device": device})
+
+    def meta(self, dest: str, is_dir: bool, is_link: bool, owner=None, mode=None, mtime=None, xattrs=None):
+        step = {"op": "meta", "dest": dest, "dir": is_dir, "link": is_link, "owner": owner, "mode": mode,
+                "mtime": mtime, "xattrs": {name: base64.b64encode(value).decode() for name, value in
+                                          (xattrs or {}).items()}}
+        self._record(step)
+
+    def close(self):
+        if self._out is not None:
+            self._out.flush()
+            os.fsync(self._out.fileno())
+            self._out.close()
+            self._out = None
+
+    # --- taking the steps --------------------------------------------------------------
+
+    def _steps(self):
+        if not os.path.exists(self.journal):
+            return []
+        with open(self.journal) as handle:
+            return [json.loads(line) for line in handle if line.endswith("\n")]
+
+    def commit(self):
+        """Takes every recorded step; each can be taken again (a commit resumed after a crash)."""
+        self.close()
+        fd = os.open(self.marker, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.fsync(fd)
+        os.close(fd)
+        fsync_dir(os.path.dirname(self.marker))
+        steps = self._steps()
+        directories = []
+        for step in steps:
+            if step["op"] == "meta" and step["dir"]:
+                directories.append(step)
+            elif step["op"] != "created":
+                _take(step)
+        for step in reversed(directories):  # contents first: adding them changed the directories' times
+            _take(step)
+        self.finish()
+
+    def discard(self):
+        """Removes what was prepared (temporary files, directories created) and forgets the journal."""
+        self.close()
+        steps = self._steps()
+        for step in steps:
+            if step["op"] == "rename" and os.path.lexists(step["tmp"]):
+                os.unlink(step["tmp"])
+        for step in reversed([s for s in steps if s["op"] == "created"]):
+            try:
+                os.rmdir(step["path"])
+            except OSError:
+                pass  # not empty: something else put a file there
+        self.finish()
+
+    def finish(self):
+        for path in (self.journal, self.marker):
+            if os.path.exists(path):
+                os.unlink(path)
+
+    def recover(self):
+        """Deals with a restore a killed run left behind; returns what was done, as a sentence, or None."""
+        if not os.path.exists(self.journal):
+            if os.path.exists(self.marker):
+                os.unlink(self.marker)
+            return None
+        if os.path.exists(self.marker):
+            self.commit()
+            return ("a restore interrupted while it put its verified files in place was finished before this "
+                    "one started")
+        self.discard()
+        return "a restore interrupted before it changed anything was cleaned up (its prepared files removed)"
+
+
+def _take(step):
+    op = step["op"]
+    if op == "rename":
+        if os.path.lexists(step["tmp"]):
+            os.rename(step["tmp"], step["dest"])
+    elif op == "link":
+        dest = step["dest"]
+        if not (os.path.lexists(dest) and os.path.samefile(step["target"], dest)):
+            tmp = temp_path(dest)
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            os.link(step["target"], tmp)
+            os.rename(tmp, dest)
+    elif op == "mknod":
+        dest = step["dest"]
+        try:
+            current = os.lstat(dest)
+        except FileNotFoundError:
+            current = None
+        if current is None or stat.S_IFMT(current.st_mode) != stat.S_IFMT(step["mode"]) or \
+                current.st_rdev != step["device"]:
+            if current is not None:
+                os.unlink(dest)
+            os.mknod(dest, step["mode"], step["device"])
+    elif op == "meta":
+        _apply_meta(step)
+
+
+def _apply_meta(step):
+    dest = step["dest"]
+    if step["owner"] is not None:
+        os.lchown(dest, *step["owner"])
+    if step["link"]:
+        return
+    if step["mode"] is not None:
+        os.chmod(dest, step["mode"])
+    for name, value in step["xattrs"].items():
+        os.setxattr(dest, name, base64.b64decode(value), follow_symlinks=False)
+    if step["mtime"] is not None:
+        os.utime(dest, (step["mtime"], step["mtime"]))
