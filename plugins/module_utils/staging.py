@@ -74,10 +74,9 @@ class Staging:
         self._record({"op": "mknod", "dest": dest, "mode": mode, "device": device})
 
     def meta(self, dest: str, is_dir: bool, is_link: bool, owner=None, mode=None, mtime=None, xattrs=None):
-        step = {"op": "meta", "dest": dest, "dir": is_dir, "link": is_link, "owner": owner, "mode": mode,
-                "mtime": mtime, "xattrs": {name: base64.b64encode(value).decode() for name, value in
-                                          (xattrs or {}).items()}}
-        self._record(step)
+        encoded = {name: base64.b64encode(value).decode() for name, value in (xattrs or {}).items()}
+        self._record({"op": "meta", "dest": dest, "dir": is_dir, "link": is_link, "owner": owner, "mode": mode,
+                      "mtime": mtime, "xattrs": encoded})
 
     def close(self):
         if self._out is not None:
