@@ -143,17 +143,18 @@ class PartWriter:
     ``size`` and ``sha256`` describe the plaintext (``sha256`` only when
     ``hash_plaintext``), ``stored_size`` and ``stored_sha256`` the stored file.
 
-    Three stages overlap: the caller's thread cuts chunks, the pool compresses
-    and encrypts them, and one emitter thread hashes and writes the frames in
-    order, so reading the source never waits for the disk.
+    Three stages overlap: the caller's thread cuts chunks and writes the
+    encoded frames in order, the pool compresses and encrypts them, and one
+    hasher thread computes the stored file's SHA-256 (the one stage that must
+    run in sequence, and the longest), so it has a core to itself.
     """
 
     def __init__(self, out, codec, pool, inflight=8, hash_plaintext=False):
         self._out = out
         self._codec = codec
         self._window = _Ordered(pool, inflight)
-        self._emitter = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="drkit-emit")
-        self._emitting = _Ordered(self._emitter, inflight)
+        self._hasher = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="drkit-hash")
+        self._hashing = _Ordered(self._hasher, inflight)
         self._buf = bytearray()
         self._index = 0
         self._plain_hash = hashlib.sha256() if hash_plaintext else None
@@ -168,14 +169,18 @@ class PartWriter:
     def _emit(self, pieces):
         for data in pieces:
             self._out.write(data)
-            self._stored_hash.update(data)
             self.stored_size += len(data)
+        while self._hashing.full():
+            self._hashing.pop()
+        self._hashing.submit(self._hash, pieces)
+
+    def _hash(self, pieces):
+        for data in pieces:
+            self._stored_hash.update(data)
 
     def _hand_over(self):
-        """Moves the oldest encoded frame to the emitter (raising any error it met)."""
-        while self._emitting.full():
-            self._emitting.pop()
-        self._emitting.submit(self._emit, self._window.pop())
+        """Writes the oldest encoded frame and hands it to the hasher."""
+        self._emit(self._window.pop())
 
     def _submit(self, chunk, last):
         if self._plain_hash is not None:
@@ -213,12 +218,12 @@ class PartWriter:
             self._buf = bytearray()
             while len(self._window):
                 self._hand_over()
-            while len(self._emitting):
-                self._emitting.pop()
+            while len(self._hashing):
+                self._hashing.pop()
         except BaseException:
             self.abort()
             raise
-        self._emitter.shutdown(wait=True)
+        self._hasher.shutdown(wait=True)
         self.stored_sha256 = self._stored_hash.hexdigest()
         if self._plain_hash is not None:
             self.sha256 = self._plain_hash.hexdigest()
@@ -226,8 +231,8 @@ class PartWriter:
     def abort(self):
         self.closed = True
         self._window.cancel()
-        self._emitting.cancel()
-        self._emitter.shutdown(wait=True)
+        self._hashing.cancel()
+        self._hasher.shutdown(wait=True)
 
     # tarfile and shutil only need write(); these make the object a tidy file.
     def writable(self):
