@@ -136,6 +136,37 @@ class _Ordered:
         self._jobs.clear()
 
 
+class BackgroundHash:
+    """SHA-256 of a stream, computed on a thread of its own in the order the data comes.
+
+    Hashing is the one step of the pipeline that must run in sequence, and the longest: on its own
+    thread it has a core to itself while the caller reads, writes and decrypts. At most ``inflight``
+    blocks wait, so memory stays bounded.
+    """
+
+    def __init__(self, inflight=8):
+        self._hash = hashlib.sha256()
+        self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="drkit-hash")
+        self._pending = _Ordered(self._thread, inflight)
+        self.count = 0
+
+    def update(self, data):
+        while self._pending.full():
+            self._pending.pop()
+        self._pending.submit(self._hash.update, data)
+        self.count += len(data)
+
+    def hexdigest(self) -> str:
+        while len(self._pending):
+            self._pending.pop()
+        self._thread.shutdown(wait=True)
+        return self._hash.hexdigest()
+
+    def cancel(self):
+        self._pending.cancel()
+        self._thread.shutdown(wait=True)
+
+
 class PartWriter:
     """A writable file object that stores what is written to it as one part.
 
@@ -144,21 +175,18 @@ class PartWriter:
     ``hash_plaintext``), ``stored_size`` and ``stored_sha256`` the stored file.
 
     Three stages overlap: the caller's thread cuts chunks and writes the
-    encoded frames in order, the pool compresses and encrypts them, and one
-    hasher thread computes the stored file's SHA-256 (the one stage that must
-    run in sequence, and the longest), so it has a core to itself.
+    encoded frames in order, the pool compresses and encrypts them, and a
+    :class:`BackgroundHash` computes the stored file's SHA-256.
     """
 
     def __init__(self, out, codec, pool, inflight=8, hash_plaintext=False):
         self._out = out
         self._codec = codec
         self._window = _Ordered(pool, inflight)
-        self._hasher = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="drkit-hash")
-        self._hashing = _Ordered(self._hasher, inflight)
+        self._stored_hash = BackgroundHash(inflight)
         self._buf = bytearray()
         self._index = 0
         self._plain_hash = hashlib.sha256() if hash_plaintext else None
-        self._stored_hash = hashlib.sha256()
         self.size = 0
         self.stored_size = 0
         self.sha256 = None
@@ -169,14 +197,8 @@ class PartWriter:
     def _emit(self, pieces):
         for data in pieces:
             self._out.write(data)
-            self.stored_size += len(data)
-        while self._hashing.full():
-            self._hashing.pop()
-        self._hashing.submit(self._hash, pieces)
-
-    def _hash(self, pieces):
-        for data in pieces:
             self._stored_hash.update(data)
+            self.stored_size += len(data)
 
     def _hand_over(self):
         """Writes the oldest encoded frame and hands it to the hasher."""
@@ -218,21 +240,17 @@ class PartWriter:
             self._buf = bytearray()
             while len(self._window):
                 self._hand_over()
-            while len(self._hashing):
-                self._hashing.pop()
+            self.stored_sha256 = self._stored_hash.hexdigest()
         except BaseException:
             self.abort()
             raise
-        self._hasher.shutdown(wait=True)
-        self.stored_sha256 = self._stored_hash.hexdigest()
         if self._plain_hash is not None:
             self.sha256 = self._plain_hash.hexdigest()
 
     def abort(self):
         self.closed = True
         self._window.cancel()
-        self._hashing.cancel()
-        self._hasher.shutdown(wait=True)
+        self._stored_hash.cancel()
 
     # tarfile and shutil only need write(); these make the object a tidy file.
     def writable(self):
