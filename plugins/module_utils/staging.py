@@ -43,6 +43,7 @@ class Staging:
         self.marker = os.path.join(state_dir, COMMITTING)
         self.steps = 0
         self._out = None
+        self._known_dirs = set()  # directories seen to exist: one stat each per restore, not per file
 
     # --- recording (while the backup is read) ------------------------------------
 
@@ -56,6 +57,8 @@ class Staging:
 
     def make_dirs(self, path: str):
         """Creates the missing directories up to ``path``, remembered so that a discard removes them."""
+        if path in self._known_dirs:
+            return
         missing = []
         while path and not os.path.isdir(path):
             missing.append(path)
@@ -63,6 +66,8 @@ class Staging:
         for directory in reversed(missing):
             self._record({"op": "created", "path": directory})
             os.mkdir(directory, 0o700)
+        self._known_dirs.add(path)
+        self._known_dirs.update(missing)
 
     def rename(self, tmp: str, dest: str):
         self._record({"op": "rename", "tmp": tmp, "dest": dest})
@@ -73,10 +78,18 @@ class Staging:
     def mknod(self, dest: str, mode: int, device: int):
         self._record({"op": "mknod", "dest": dest, "mode": mode, "device": device})
 
-    def meta(self, dest: str, is_dir: bool, is_link: bool, owner=None, mode=None, mtime=None, xattrs=None):
+    def meta(self, dest: str, is_dir: bool, is_link: bool, owner=None, mode=None, mtime=None, xattrs=None,
+             prepared=False):
+        """Owner, mode, time, extended attributes for ``dest``; ``prepared``: the new file or link waiting at
+        ``temp_path(dest)`` takes them now (the rename keeps them), so the commit has less to do."""
         encoded = {name: base64.b64encode(value).decode() for name, value in (xattrs or {}).items()}
-        self._record({"op": "meta", "dest": dest, "dir": is_dir, "link": is_link, "owner": owner, "mode": mode,
-                      "mtime": mtime, "xattrs": encoded})
+        step = {"op": "meta", "dest": dest, "dir": is_dir, "link": is_link, "owner": owner, "mode": mode,
+                "mtime": mtime, "xattrs": encoded}
+        if prepared:
+            step["dest"] = temp_path(dest)
+            _apply_meta(step)
+        else:
+            self._record(step)
 
     def close(self):
         if self._out is not None:
@@ -88,10 +101,13 @@ class Staging:
     # --- taking the steps --------------------------------------------------------------
 
     def _steps(self):
+        """The recorded steps, one at a time: a journal of a large tree is never held whole in memory."""
         if not os.path.exists(self.journal):
-            return []
+            return
         with open(self.journal) as handle:
-            return [json.loads(line) for line in handle if line.endswith("\n")]
+            for line in handle:
+                if line.endswith("\n"):  # a last line cut short by a crash was never acted on
+                    yield json.loads(line)
 
     def commit(self):
         """Takes every recorded step; each can be taken again (a commit resumed after a crash)."""
@@ -100,9 +116,8 @@ class Staging:
         os.fsync(fd)
         os.close(fd)
         fsync_dir(os.path.dirname(self.marker))
-        steps = self._steps()
         directories = []
-        for step in steps:
+        for step in self._steps():
             if step["op"] == "meta" and step["dir"]:
                 directories.append(step)
             elif step["op"] != "created":
@@ -114,13 +129,15 @@ class Staging:
     def discard(self):
         """Removes what was prepared (temporary files, directories created) and forgets the journal."""
         self.close()
-        steps = self._steps()
-        for step in steps:
+        created = []
+        for step in self._steps():
             if step["op"] == "rename" and os.path.lexists(step["tmp"]):
                 os.unlink(step["tmp"])
-        for step in reversed([s for s in steps if s["op"] == "created"]):
+            elif step["op"] == "created":
+                created.append(step["path"])
+        for path in reversed(created):
             try:
-                os.rmdir(step["path"])
+                os.rmdir(path)
             except OSError:
                 pass  # not empty: something else put a file there
         self.finish()
@@ -147,8 +164,11 @@ class Staging:
 def _take(step):
     op = step["op"]
     if op == "rename":
-        if os.path.lexists(step["tmp"]):
+        try:
             os.rename(step["tmp"], step["dest"])
+        except FileNotFoundError:
+            if os.path.lexists(step["tmp"]):
+                raise  # the destination's directory is gone: not a step already taken
     elif op == "link":
         dest = step["dest"]
         if not (os.path.lexists(dest) and os.path.samefile(step["target"], dest)):

@@ -12,8 +12,9 @@ when everything already matches.
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import grp
+import hashlib
 import os
 import pwd
 import re
@@ -75,6 +76,7 @@ class FilesProvider(Provider):
         super().__init__(options, secrets)
         self.target_root = os.path.abspath(self.options.get("target_root") or "/")
         self._is_root = os.geteuid() == 0
+        self._inside = set()
 
     # --- backup --------------------------------------------------------------
 
@@ -139,7 +141,12 @@ class FilesProvider(Provider):
         # Not tarfile's stream mode: its buffer is copied on every write. ``out`` tells
         # its position, which is all the plain mode needs, and file data goes in 1 MiB reads.
         with tarfile.TarFile(fileobj=out, mode="w", format=tarfile.PAX_FORMAT, copybufsize=COPY_BYTES) as tar:
-            tar.add(path, arcname=path.lstrip("/") or ".", recursive=True, filter=self._record_xattrs)
+
+            def member(tarinfo):
+                tar.members.clear()  # tarfile keeps every member written: memory would grow with the file count
+                return self._record_xattrs(tarinfo)
+
+            tar.add(path, arcname=path.lstrip("/") or ".", recursive=True, filter=member)
 
     # --- restore -------------------------------------------------------------
 
@@ -161,7 +168,11 @@ class FilesProvider(Provider):
         changes = []
         try:
             with tarfile.open(fileobj=reader, mode="r|", format=tarfile.PAX_FORMAT) as tar:
-                for member in tar:
+                while True:
+                    member = tar.next()
+                    if member is None:
+                        break
+                    tar.members.clear()  # tarfile keeps every member read: memory would grow with the file count
                     rel = _safe_relative(member.name)
                     dest = self.target_root if rel == "." else os.path.join(self.target_root, rel)
                     if self._member(tar, member, dest, staging):
@@ -171,11 +182,15 @@ class FilesProvider(Provider):
         return changes
 
     def _inside_root(self, dest: str):
-        parent = os.path.realpath(os.path.dirname(dest))
+        directory = os.path.dirname(dest)
+        if directory in self._inside:
+            return
+        parent = os.path.realpath(directory)
         root = os.path.realpath(self.target_root)
         if root != "/" and parent != root and not parent.startswith(root + "/"):
             raise InvalidInput("restoring %s would write outside target_root %s (through a symbolic link): "
                                "refusing" % (dest, self.target_root))
+        self._inside.add(directory)  # the restore only adds real directories: a checked one stays inside
 
     def _member(self, tar, member, dest, staging) -> bool:
         """Whether ``member`` changes ``dest``; with ``staging``, prepares and records the change."""
@@ -294,15 +309,7 @@ class FilesProvider(Provider):
         """The (uid, gid) to give, or None: only root can give files away, elsewhere owners stay as they are."""
         if not self._is_root:
             return None
-        try:
-            uid = pwd.getpwnam(member.uname).pw_uid if member.uname else member.uid
-        except KeyError:
-            uid = member.uid
-        try:
-            gid = grp.getgrnam(member.gname).gr_gid if member.gname else member.gid
-        except KeyError:
-            gid = member.gid
-        return uid, gid
+        return _uid(member.uname, member.uid), _gid(member.gname, member.gid)
 
     def _metadata(self, member, dest, current, staging) -> bool:
         """Whether ``dest`` (``current``: its lstat, None when it is new) needs other metadata; records it."""
@@ -325,17 +332,37 @@ class FilesProvider(Provider):
                 return False
         if staging is not None:
             staging.meta(dest, member.isdir(), link, owner=list(owner) if owner else None, mode=mode, mtime=mtime,
-                         xattrs=xattrs)
+                         xattrs=xattrs, prepared=current is None and (member.isreg() or link))
         return current is not None
+
+
+# Names are looked up once per restore's worth of files, not once per file (each lookup reads the
+# user database).
+@functools.lru_cache(maxsize=1024)
+def _uid(name, number):
+    try:
+        return pwd.getpwnam(name).pw_uid if name else number
+    except KeyError:
+        return number
+
+
+@functools.lru_cache(maxsize=1024)
+def _gid(name, number):
+    try:
+        return grp.getgrnam(name).gr_gid if name else number
+    except KeyError:
+        return number
 
 
 def _temp_file(dest, staging):
     """A new, private file beside ``dest`` that the commit renames over it."""
     tmp = temp_path(dest)
-    if os.path.lexists(tmp):
-        os.unlink(tmp)
     staging.rename(tmp, dest)  # recorded first: a crash right after leaves nothing unaccounted for
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # left by a run that was killed before its journal was written
+        os.unlink(tmp)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     return os.fdopen(fd, "wb", buffering=COPY_BYTES)
 
 
