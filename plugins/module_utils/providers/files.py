@@ -309,7 +309,7 @@ class FilesProvider(Provider):
         """The (uid, gid) to give, or None: only root can give files away, elsewhere owners stay as they are."""
         if not self._is_root:
             return None
-        return _uid(member.uname, member.uid), _gid(member.gname, member.gid)
+        return _id_of("pwd", member.uname, member.uid), _id_of("grp", member.gname, member.gid)
 
     def _metadata(self, member, dest, current, staging) -> bool:
         """Whether ``dest`` (``current``: its lstat, None when it is new) needs other metadata; records it."""
@@ -336,20 +336,12 @@ class FilesProvider(Provider):
         return current is not None
 
 
-# Names are looked up once per restore's worth of files, not once per file (each lookup reads the
-# user database).
-@functools.lru_cache(maxsize=1024)
-def _uid(name, number):
+# Names are looked up once per restore, not once per file (each lookup reads the user database).
+@functools.lru_cache(maxsize=2048)
+def _id_of(database, name, number):
+    """The uid (database ``pwd``) or gid (``grp``) of ``name``; ``number`` when there is no such name."""
     try:
-        return pwd.getpwnam(name).pw_uid if name else number
-    except KeyError:
-        return number
-
-
-@functools.lru_cache(maxsize=1024)
-def _gid(name, number):
-    try:
-        return grp.getgrnam(name).gr_gid if name else number
+        return (pwd.getpwnam(name).pw_uid if database == "pwd" else grp.getgrnam(name).gr_gid) if name else number
     except KeyError:
         return number
 
