@@ -321,9 +321,12 @@ def test_without_a_complete_hidden_replica_select_hidden_fails_and_any_takes_an_
     servers = servers_from(ROLE_FIND.replace("Role name: KRA server\n  Role status: hidden",
                                              "Role name: KRA server\n  Role status: absent"))
     servers[0]["roles"].append("KRA")  # idm1 now holds CA and KRA, enabled
-    with pytest.raises(InvalidInput, match=r"no hidden replica holds every role in use \(CA, KRA\): servers are "
-                                           r"idm1.example.com \(enabled; has CA, KRA\)"):
+    with pytest.raises(InvalidInput) as refused:
         freeipa_cli.choose_backup_server(servers, select="hidden")
+    assert str(refused.value) == (
+        "no hidden replica holds every role in use (CA, KRA): servers are idm1.example.com (enabled; has CA, KRA), "
+        "idm2.example.com (hidden; has CA; lacks KRA), idm3.example.com (enabled; has no role; lacks CA, KRA); "
+        "install the missing roles on a hidden replica and run again")
     choice = freeipa_cli.choose_backup_server(servers, select="any")
     assert choice["server"] == "idm1.example.com" and not choice["hidden"]
     assert "serves clients" in choice["reason"]
@@ -331,8 +334,15 @@ def test_without_a_complete_hidden_replica_select_hidden_fails_and_any_takes_an_
 
 def test_no_complete_server_at_all():
     servers = servers_from(ROLE_FIND)
-    with pytest.raises(InvalidInput, match="no IdM server holds every role in use"):
+    with pytest.raises(InvalidInput, match=r"no IdM server holds every role in use \(CA, DNS\): servers are "
+                                           r"idm1.example.com \(enabled; has CA; lacks DNS\), "):
         freeipa_cli.choose_backup_server(servers, select="any", roles=["CA", "DNS"])
+
+
+def test_without_any_hidden_replica_the_message_says_to_hide_one():
+    servers = [dict(s, hidden=False) for s in servers_from(ROLE_FIND)]
+    with pytest.raises(InvalidInput, match=r"hide a replica that holds them all \(drkit.backup.freeipa_server_state\)"):
+        freeipa_cli.choose_backup_server(servers, select="hidden")
     assert freeipa_cli.choose_backup_server(servers, roles=["CA", "DNS"])["server"] is None
 
 
