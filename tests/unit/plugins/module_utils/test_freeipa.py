@@ -426,6 +426,25 @@ def test_one_tool_run_becomes_parts_and_restores_staged(tmp_path, keystore, tool
         operations.restore_backup(Unlocker(keystore), result["path"], provider_options={"out": out}, parts=["header"])
 
 
+def test_the_plan_says_when_the_tool_stops_the_services(tmp_path, keystore, toolish):
+    plan = operations.create_backup(keystore, "toolish", {"out": str(tmp_path / "native")}, dest=str(tmp_path / "b"),
+                                    check_mode=True)
+    assert plan["services"] == [] and plan["stops_services"] and plan["tool_stops_services"]
+    done = operations.create_backup(keystore, "toolish", {"out": str(tmp_path / "native")}, dest=str(tmp_path / "b"))
+    assert done["stops_services"] and done["tool_stops_services"]
+    again = operations.create_backup(keystore, "toolish", {"out": str(tmp_path / "native")}, dest=str(tmp_path / "b"),
+                                     max_age=3600, check_mode=True)
+    assert again["path"] == done["path"] and again["stops_services"]
+
+
+def test_freeipa_stops_nothing_online_or_when_adopting():
+    provider = get_provider("freeipa", {})
+    assert provider.tool_stops("full", False) and provider.tool_stops("data", False)
+    assert not provider.tool_stops("data", True)
+    assert not get_provider("freeipa", {"adopt": "ipa-full-2026-11-23-02-00-00"}).tool_stops("full", False)
+    assert not get_provider("files", {"paths": ["/etc/hosts"]}).tool_stops("full", False)
+
+
 def test_a_failed_seal_keeps_the_tool_output_and_leaves_no_partial(tmp_path, keystore, toolish):
     with pytest.raises(CaptureError, match="the tool's own output was kept"):
         operations.create_backup(keystore, "toolish", {"out": str(tmp_path / "native"), "lose": True},
