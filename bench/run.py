@@ -151,17 +151,16 @@ def du(path):
 # --- running and measuring -------------------------------------------------------------------------
 
 def warm_memory(gib):
-    """Touches ``gib`` GiB of memory once, through a tmpfs file.
+    """Touches ``gib`` GiB of memory once, all of it held at the same time, then frees it.
 
     On a virtual machine the first touch of a guest page is slow (here 45 s for 16 GiB, about 360 MiB/s,
-    against 1.5 GiB/s and more once touched): without this, whichever tool runs first pays for it.
+    against 1.5 GiB/s and more once touched): without this, whichever tool first needs new pages (for its
+    output in the page cache) pays for it, and the medians swing by a factor of two.
     """
-    path = "/dev/shm/drkit-bench-warm"
-    zeros = bytes(64 * MIB)
-    with open(path, "wb") as out:
-        for _block in range(gib * 16):
-            out.write(zeros)
-    os.unlink(path)
+    code = ("import sys\nheld = []\nfor _ in range(int(sys.argv[1])):\n"
+            "    block = bytearray(1 << 30)\n    block[::4096] = b'\\1' * ((1 << 30) // 4096)\n"
+            "    held.append(block)\n")
+    subprocess.run([sys.executable, "-c", code, str(gib)], check=True)
 
 
 def settle():
@@ -535,7 +534,7 @@ def main():
     parser.add_argument("--data", default=os.path.join(HERE, "data"))
     parser.add_argument("--out", default=os.path.join(HERE, "results.json"))
     parser.add_argument("--work", help="where outputs go (default: <data>/work); a tmpfs takes the disk out")
-    parser.add_argument("--warm", type=int, default=12, help="GiB of memory to touch before measuring")
+    parser.add_argument("--warm", type=int, default=18, help="GiB of memory to touch before measuring")
     parser.add_argument("--skip", action="append", default=[], help="skip a part: random, ldif, tree, memory, offline")
     args = parser.parse_args()
     size = int(args.scale * 1024) * MIB

@@ -33,7 +33,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.fsutil import fsync_d
 from ansible_collections.drkit.backup.plugins.module_utils.errors import (
     FormatError, IntegrityError, InvalidInput, KeyNotFound, NoSpace)
 from ansible_collections.drkit.backup.plugins.module_utils.stream import (
-    DEFAULT_CHUNK_SIZE, DEFAULT_LEVEL, ChunkCodec, PartReader, PartWriter)
+    DEFAULT_CHUNK_SIZE, DEFAULT_LEVEL, BackgroundHash, ChunkCodec, PartReader, PartWriter)
 
 FORMAT = "drkit-backup"
 FORMAT_VERSION = "1.0"
@@ -240,17 +240,19 @@ def codec_for(header: Header, data_key, part: str, level=0) -> ChunkCodec:
 # --- where a backup lives: a directory (or, in packfile, a single file) -------
 
 class _HashingReader:
-    """Passes reads through and hashes what went by (stored-form checksums)."""
+    """Passes reads through and hashes what went by (stored-form checksums), on a thread of its own."""
 
     def __init__(self, raw):
         self._raw = raw
-        self.hash = hashlib.sha256()
-        self.count = 0
+        self.hash = BackgroundHash()
+
+    @property
+    def count(self):
+        return self.hash.count
 
     def read(self, count=-1):
         data = self._raw.read(count)
         self.hash.update(data)
-        self.count += len(data)
         return data
 
 
@@ -386,11 +388,15 @@ def _check_part(source, header, part, stored, pool, data_key, full, consumer):
                     consumer(part, reader)
                 reader.drain()
                 if reader.size != part["size"] or part.get("sha256") and reader.sha256 != part["sha256"]:
+                    hashing.hash.cancel()
                     return "%s does not hold the data that was backed up (size or checksum differs)" % where
             else:
                 _drain_raw(hashing, limit if limit is not None else part["storedSize"])
-        except IntegrityError as exc:
-            return str(exc)
+        except BaseException as exc:
+            hashing.hash.cancel()
+            if isinstance(exc, IntegrityError):
+                return str(exc)
+            raise
     if hashing.count != part["storedSize"] or hashing.hash.hexdigest() != part["storedSha256"]:
         return "%s does not match its checksum: it was changed or damaged" % where
     return None
