@@ -18,8 +18,9 @@ description:
     is always backed up online, so it is never stopped.
   - When no host holds every role, the cluster's entry has C(error), a sentence naming the missing roles of each
     host, and no C(host).
-  - For a cluster in O(discovered) the choice comes from what the product itself reports instead of the inventory
-    (for IdM, the result of M(drkit.backup.freeipa_topology_info) with its RV(drkit.backup.freeipa_topology_info#module:backup_server)):
+  - For a cluster in O(discovered) the choice comes from what the product itself reports instead of the inventory;
+    for IdM, the result of M(drkit.backup.freeipa_topology_info) with its
+    RV(drkit.backup.freeipa_topology_info#module:backup_server). Then
     its chosen server is mapped back to the inventory host whose C(drkit_backup_freeipa_server) (default the
     inventory name) names it, and a topology that could not be read, a refusal (no hidden replica holding every
     role in use) or a server that is no host of the cluster becomes the cluster's C(error).
@@ -175,7 +176,8 @@ def choose_discovered(cluster, members, hostvars, found):
         entry["error"] = ("cluster %s: the IdM topology could not be read because %s did not answer (%s)"
                           % (cluster, asked, result.get("msg") or "unreachable"))
         return entry
-    if result.get("failed"):
+    # A refusal registered under failed_when: false has failed false but no backup_server, only its msg.
+    if result.get("failed") or "backup_server" not in result:
         entry["error"] = "cluster %s (%s): %s" % (cluster, where, result.get("msg") or "the module failed")
         return entry
     choice = result.get("backup_server") or {}

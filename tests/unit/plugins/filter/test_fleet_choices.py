@@ -128,6 +128,9 @@ def test_what_the_topology_refuses_or_cannot_map_is_the_clusters_error():
     assert choice["error"] == ("cluster idm (IdM topology read on ipa1): no hidden replica holds every role in use "
                                "(CA, KRA, DNS): servers are ipa3.example.test (hidden; has CA; lacks KRA, DNS); "
                                "install the missing roles")
+    # The fleet role registers the module under failed_when: false: failed is false then, the msg is kept.
+    refused["idm"]["result"].update(failed=False, failed_when_result=False)
+    assert fleet_choices(["idm"], IPA_GROUPS, IPA_HOSTVARS, refused)["idm"]["error"] == choice["error"]
     unknown = fleet_choices(["idm"], IPA_GROUPS, IPA_HOSTVARS, topology("ipa9.example.test"))["idm"]
     assert unknown["host"] is None and "IdM chose ipa9.example.test" in unknown["error"]
     assert "set drkit_backup_freeipa_server" in unknown["error"]
