@@ -9,7 +9,9 @@
 #   make unit         pytest tests/unit
 #   make reliability  the whole reliability suite (make test runs its quick subset)
 #   make integration  ansible-test integration (tests/integration/targets) on a copy of the tree
-#   make molecule     the molecule fleet scenario (extensions/molecule/default): sshd + slapd hosts on 127.0.0.11-14
+#   make molecule     both molecule scenarios (make molecule-default, make molecule-freeipa):
+#                     default: the fleet, sshd + slapd hosts on 127.0.0.11-14;
+#                     freeipa: an IdM cluster of emulated servers (real slapd) behind sshd on 127.0.0.21-23
 #   make demo         install the collection into .build and run its demo playbook on localhost
 #   make bench        benchmarks against restic, Borg, tar|gpg (not part of make test; writes bench/results.json)
 #   make clean        remove .build and tests/output (keeps .venv; `make distclean` removes it too)
@@ -40,13 +42,13 @@ export PATH := $(VENV)/bin:$(PATH)
 # ends (ok or failed) print the stage's elapsed time and record it in $(TIMES).
 stage = @t0=$$EPOCHREALTIME; trap 'rc=$$?; cd $(ROOT); hack/stage-time $(1) $$t0 $$rc' EXIT; set -x
 
-STAGES := venv deps collection sanity lint unit reliability-subset integration molecule
+STAGES := venv deps collection sanity lint unit reliability-subset integration molecule-default molecule-freeipa
 
 # `make test` runs each stage in its own make; NODEPS=1 keeps unit, lint...
 # from re-running venv and collection (already done, in order) each time.
 needs = $(if $(NODEPS),,$(1))
 
-.PHONY: test $(STAGES) reliability demo bench clean distclean
+.PHONY: test $(STAGES) molecule reliability demo bench clean distclean
 
 test:
 	@rm -f $(TIMES)
@@ -137,9 +139,19 @@ integration: $(call needs,venv deps)
 # backed up by the fleet role over SSH, then a restore killed mid-way and rolled back (see
 # extensions/molecule/default/molecule.yml). Molecule finds the scenario from the repo root
 # (galaxy.yml); its prerun is off, so the collection comes from .build/collections only.
-molecule: $(call needs,venv deps collection)
-	$(call stage,molecule)
+molecule: molecule-default molecule-freeipa
+
+molecule-default: $(call needs,venv deps collection)
+	$(call stage,molecule-default)
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) NO_COLOR=1 ANSIBLE_NOCOLOR=1 molecule test --scenario-name default
+
+# The IdM scenario: three emulated IdM servers (tests/emulators/freeipa, a real slapd each) behind sshd on
+# 127.0.0.21-23; the fleet role backs up the hidden replica IdM names, the restore role brings a deleted user
+# back and hides the replica again (extensions/molecule/freeipa/molecule.yml). Its files live in
+# /var/lib/drkit-tests/molecule-freeipa while it runs.
+molecule-freeipa: $(call needs,venv deps collection)
+	$(call stage,molecule-freeipa)
+	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) NO_COLOR=1 ANSIBLE_NOCOLOR=1 molecule test --scenario-name freeipa
 
 # The demo installs the collection as a user would (ansible-galaxy, from this
 # directory, offline) and runs its playbook by its FQCN.

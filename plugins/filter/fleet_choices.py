@@ -18,6 +18,12 @@ description:
     is always backed up online, so it is never stopped.
   - When no host holds every role, the cluster's entry has C(error), a sentence naming the missing roles of each
     host, and no C(host).
+  - For a cluster in O(discovered) the choice comes from what the product itself reports instead of the inventory;
+    for IdM, the result of M(drkit.backup.freeipa_topology_info) with its
+    RV(drkit.backup.freeipa_topology_info#module:backup_server). Then
+    its chosen server is mapped back to the inventory host whose C(drkit_backup_freeipa_server) (default the
+    inventory name) names it, and a topology that could not be read, a refusal (no hidden replica holding every
+    role in use) or a server that is no host of the cluster becomes the cluster's C(error).
 options:
   _input:
     description: The clusters, as inventory group names.
@@ -32,6 +38,14 @@ options:
     description: The inventory's host variables (the C(hostvars) variable).
     type: dict
     required: true
+  discovered:
+    description:
+      - Per cluster whose product reports its own topology, C({provider, host, result}) - the provider (V(freeipa)),
+        the inventory host it was asked on, and the registered result of M(drkit.backup.freeipa_topology_info) there
+        (failed or unreachable results included). Clusters not in it are chosen from the inventory.
+    type: dict
+    default: {}
+    version_added: 0.1.0
 author:
   - drkit.backup maintainers (@drkit)
 """
@@ -40,6 +54,19 @@ EXAMPLES = r"""
 - name: Choose the host to back up in each cluster
   ansible.builtin.set_fact:
     choices: "{{ ['idm_east', 'idm_west'] | drkit.backup.fleet_choices(groups, hostvars) }}"
+
+- name: Read the IdM topology on the first host of cluster idm_north
+  drkit.backup.freeipa_topology_info:
+    select: hidden
+  register: topology
+  failed_when: false
+  when: inventory_hostname == groups['idm_north'][0]
+
+- name: Let the topology choose in idm_north, the inventory elsewhere
+  ansible.builtin.set_fact:
+    choices: >-
+      {{ ['idm_east', 'idm_north'] | drkit.backup.fleet_choices(groups, hostvars, {'idm_north': {'provider': 'freeipa',
+      'host': groups['idm_north'][0], 'result': hostvars[groups['idm_north'][0]].topology}}) }}
 """
 
 RETURN = r"""
@@ -65,6 +92,19 @@ _value:
       hosts: [idm3.example.test, idm4.example.test]
       reason: null
       error: "cluster idm_west: no host holds every role in use (ca, kra): idm3.example.test lacks kra; idm4.example.test lacks ca"
+      source: inventory
+      server: null
+    idm_north:
+      cluster: idm_north
+      host: ipa2
+      hidden: true
+      online: false
+      roles: [CA, KRA, DNS]
+      hosts: [ipa1, ipa2, ipa3]
+      reason: "IdM topology read on ipa1: hidden server holding every role in use (CA, KRA, DNS)"
+      error: null
+      source: freeipa_topology_info
+      server: ipa2.example.test
 """
 
 from ansible.errors import AnsibleFilterError
@@ -86,7 +126,7 @@ def choose(cluster, members, hostvars):
     needed = set().union(*roles.values()) if roles else set()
     label = ", ".join(sorted(needed)) or "none"
     entry = {"cluster": cluster, "host": None, "hidden": False, "online": True, "roles": sorted(needed),
-             "hosts": list(members), "reason": None, "error": None}
+             "hosts": list(members), "reason": None, "error": None, "source": "inventory", "server": None}
     if not members:
         entry["error"] = "cluster %s has no hosts in the inventory" % cluster
         return entry
@@ -112,9 +152,65 @@ def choose(cluster, members, hostvars):
     return entry
 
 
-def fleet_choices(clusters, groups, hostvars):
+def _server_name(hostvars, host):
+    name = hostvars[host].get("drkit_backup_freeipa_server")
+    if name is not None and (not isinstance(name, str) or not name):
+        raise AnsibleFilterError("drkit_backup_freeipa_server of %s must be a host name, not %r" % (host, name))
+    return name or host
+
+
+def choose_discovered(cluster, members, hostvars, found):
+    """The choice for a cluster whose product reported its topology (IdM: drkit.backup.freeipa_topology_info)."""
+    if not isinstance(found, dict) or found.get("provider") != "freeipa":
+        raise AnsibleFilterError("discovered[%s] must be {provider: freeipa, host, result}, not %r" % (cluster, found))
+    asked = found.get("host")
+    result = found.get("result")
+    entry = {"cluster": cluster, "host": None, "hidden": False, "online": True, "roles": [], "hosts": list(members),
+             "reason": None, "error": None, "source": "freeipa_topology_info", "server": None}
+    where = "IdM topology read on %s" % asked
+    if not isinstance(result, dict) or result.get("skipped"):
+        entry["error"] = ("cluster %s: the IdM topology was not read on %s: run drkit.backup.freeipa_topology_info "
+                          "on a host of the cluster first" % (cluster, asked))
+        return entry
+    if result.get("unreachable"):
+        entry["error"] = ("cluster %s: the IdM topology could not be read because %s did not answer (%s)"
+                          % (cluster, asked, result.get("msg") or "unreachable"))
+        return entry
+    # A refusal registered under failed_when: false has failed false but no backup_server, only its msg.
+    if result.get("failed") or "backup_server" not in result:
+        entry["error"] = "cluster %s (%s): %s" % (cluster, where, result.get("msg") or "the module failed")
+        return entry
+    choice = result.get("backup_server") or {}
+    entry["roles"] = list(choice.get("roles_in_use") or [])
+    server = choice.get("server")
+    if not server:
+        entry["error"] = "cluster %s (%s): %s" % (cluster, where, choice.get("reason") or "no server was chosen")
+        return entry
+    names = {}
+    for host in members:
+        names.setdefault(_server_name(hostvars, host), host)
+    host = names.get(server)
+    entry["server"] = server
+    if host is None:
+        entry["error"] = ("cluster %s (%s): IdM chose %s (%s), which is no host of the cluster (its hosts are IdM "
+                          "servers %s): add that server to the group, or set drkit_backup_freeipa_server on the host "
+                          "that is it" % (cluster, where, server, choice.get("reason"), ", ".join(sorted(names))))
+        return entry
+    hidden = bool(choice.get("hidden"))
+    entry.update(host=host, hidden=hidden, reason="%s: %s" % (where, choice.get("reason")))
+    if hidden:
+        entry["online"] = boolean(hostvars[host].get("drkit_backup_online", False), strict=False)
+    else:
+        entry["reason"] += "; it serves clients, so it is backed up online"
+    return entry
+
+
+def fleet_choices(clusters, groups, hostvars, discovered=None):
     if isinstance(clusters, str) or not isinstance(clusters, (list, tuple)):
         raise AnsibleFilterError("fleet_choices takes a list of cluster (group) names, not %r" % (clusters,))
+    discovered = discovered or {}
+    if not isinstance(discovered, dict):
+        raise AnsibleFilterError("fleet_choices takes discovered as a dict by cluster, not %r" % (discovered,))
     seen = {}
     result = {}
     for cluster in clusters:
@@ -126,7 +222,10 @@ def fleet_choices(clusters, groups, hostvars):
                 raise AnsibleFilterError("host %s is in two clusters, %s and %s: a host belongs to one cluster"
                                          % (host, seen[host], cluster))
             seen[host] = cluster
-        result[cluster] = choose(cluster, members, hostvars)
+        if cluster in discovered:
+            result[cluster] = choose_discovered(cluster, members, hostvars, discovered[cluster])
+        else:
+            result[cluster] = choose(cluster, members, hostvars)
     return result
 
 

@@ -153,6 +153,17 @@ def roles_in_use(servers) -> list:
     return [role for role in BACKUP_ROLES if role in used]
 
 
+def describe_lacks(servers, needed) -> str:
+    """Each server's state and roles, and the roles in ``needed`` it lacks: "b (hidden; has CA; lacks KRA)"."""
+    described = []
+    for server in servers:
+        lacking = [role for role in needed if role not in server["roles"]]
+        described.append("%s (%s; has %s%s)" % (server["name"], "hidden" if server["hidden"] else "enabled",
+                                                ", ".join(server["roles"]) or "no role",
+                                                "; lacks %s" % ", ".join(lacking) if lacking else ""))
+    return ", ".join(described)
+
+
 def choose_backup_server(servers, prefer=None, select="none", roles=None) -> dict:
     """The server to back up: hidden holding every role in use, then any holding them all.
 
@@ -175,15 +186,15 @@ def choose_backup_server(servers, prefer=None, select="none", roles=None) -> dic
         choice["reason"] = ("no hidden server holds every role in use (%s); %s holds them all but serves clients"
                             % (", ".join(needed) or "none", chosen["name"]))
     if select == "hidden" and not (chosen and chosen["hidden"]):
-        best = ", ".join("%s (%s; has %s)" % (s["name"], "hidden" if s["hidden"] else "enabled",
-                                              ", ".join(s["roles"]) or "no role") for s in servers) or "none"
-        raise InvalidInput("no hidden replica holds every role in use (%s): servers are %s. Install the missing "
-                           "roles on a hidden replica (or hide one that has them all) and run again"
-                           % (", ".join(needed) or "none", best))
+        hidden = [s for s in servers if s["hidden"]]
+        raise InvalidInput("no hidden replica holds every role in use (%s): servers are %s; %s"
+                           % (", ".join(needed) or "none", describe_lacks(servers, needed) or "none",
+                              "install the missing roles on a hidden replica and run again" if hidden else
+                              "hide a replica that holds them all (drkit.backup.freeipa_server_state) and run again"))
     if select == "any" and chosen is None:
-        raise InvalidInput("no IdM server holds every role in use (%s): a backup of any one of them could not "
-                           "restore the deployment; install the missing roles on one server and run again"
-                           % (", ".join(needed) or "none"))
+        raise InvalidInput("no IdM server holds every role in use (%s): servers are %s; a backup of any one of them "
+                           "could not restore the deployment, so install the missing roles on one server and run again"
+                           % (", ".join(needed) or "none", describe_lacks(servers, needed) or "none"))
     return choice
 
 

@@ -151,6 +151,10 @@ class _Plan:
         # A missing or expired GPG recipient, a wrong HSM PIN, a key of another scope: found before anything stops.
         self.protection.check(scope, domain)
         self.services = [] if online or self.adapter.tool_stops_services else self.adapter.services()
+        # The product's own tool stops its services for an offline backup (ipa-backup): nothing for the role to stop
+        # or start, but the backup still takes the service down.
+        self.tool_stops_services = self.adapter.tool_stops(backup_type, online)
+        self.stops_services = bool(self.services) or self.tool_stops_services
         self.described = self.adapter.describe()
         self.backup_type = backup_type
         self.online = online
@@ -230,19 +234,22 @@ def create_backup(keystore, provider, provider_options=None, backup_type="full",
     if found is not None:
         entry, header = found
         return {"changed": False, "stage": stage, "path": entry.path, "backup": header.summary(),
-                "capture": None, "services": plan.services,
+                "capture": None, "services": plan.services, "stops_services": plan.stops_services,
+                "tool_stops_services": plan.tool_stops_services,
                 "msg": "backup %s already holds this capture: nothing was written" % entry.name}
     recent = plan.recent(max_age)
     if recent is not None:
         entry, header = recent
         return {"changed": False, "stage": stage, "path": entry.path, "backup": header.summary(),
-                "capture": None, "services": plan.services,
+                "capture": None, "services": plan.services, "stops_services": plan.stops_services,
+                "tool_stops_services": plan.tool_stops_services,
                 "msg": "backup %s is younger than max_age: nothing was stopped or written" % entry.name}
     state = StateDir(state_dir)
     if check_mode:
         state.check_free("a backup")
         return {"changed": True, "stage": stage, "path": None, "backup": None, "capture": None,
-                "services": plan.services, "space": plan.space(staged),
+                "services": plan.services, "stops_services": plan.stops_services,
+                "tool_stops_services": plan.tool_stops_services, "space": plan.space(staged),
                 "msg": "a %s backup of %s would be written to %s%s" % (
                     plan.backup_type, plan.adapter.name, plan.dest,
                     " with services stopped: %s" % ", ".join(plan.services) if plan.services else
@@ -273,6 +280,8 @@ def create_backup(keystore, provider, provider_options=None, backup_type="full",
             result = _write_streaming(plan, manifest, compression_level)
         result["duration_seconds"] = round(time.monotonic() - began, 3)
         result["stage"] = stage
+        result["stops_services"] = plan.stops_services
+        result["tool_stops_services"] = plan.tool_stops_services
         if operation.warnings:
             result["warnings"] = operation.warnings
     return result

@@ -388,6 +388,24 @@ services:
   type: list
   elements: str
   sample: [myapp]
+stops_services:
+  description:
+    - Whether this backup takes the product's services down (offline), be it through O(stop_command) (RV(services))
+      or through the product's own tool (RV(tool_stops_services)). A role uses it to refuse a backup that would
+      stop a host serving clients.
+  returned: with O(state=present) and O(stage) V(all) or V(capture)
+  type: bool
+  sample: true
+  version_added: 0.1.0
+tool_stops_services:
+  description:
+    - Whether the product's own tool stops and starts the services itself (V(freeipa) offline - C(ipa-backup)
+      stops the IdM services for a full backup and the directory server for an offline data backup); then
+      RV(services) is empty and no stop or start command runs.
+  returned: with O(state=present) and O(stage) V(all) or V(capture)
+  type: bool
+  sample: false
+  version_added: 0.1.0
 space:
   description:
     - In check mode, the free space where the backup would be written (and captured first), against the size

@@ -105,6 +105,10 @@ class Provider:
     def services(self) -> list:
         return []
 
+    def tool_stops(self, backup_type: str, online: bool) -> bool:
+        """Whether this backup's run of the product's own tool takes the services down (offline)."""
+        return bool(self.tool_stops_services and not online)
+
     def parts(self, backup_type: str) -> list:
         raise NotImplementedError
 

@@ -290,6 +290,10 @@ class FreeIPAProvider(Provider):
         if shutil.which("ipa-backup") is None:
             raise InvalidInput("ipa-backup is not on this host's PATH: run the freeipa provider on an IdM server")
 
+    def tool_stops(self, backup_type, online):
+        # Adopting an existing native backup runs no ipa-backup, so nothing stops.
+        return not online and not self._opt("adopt", None)
+
     def describe(self):
         described = {"logs": bool(self._opt("logs")), "gpg": bool(self._opt("gpg")),
                      "disableRoleCheck": bool(self._opt("disable_role_check"))}

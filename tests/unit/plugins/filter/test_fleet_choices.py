@@ -83,3 +83,72 @@ def test_bad_input_is_refused_clearly():
     with pytest.raises(AnsibleFilterError, match="list of cluster"):
         fleet_choices("east", {}, HOSTVARS)
     assert FilterModule().filters()["fleet_choices"] is fleet_choices
+
+
+# --- clusters whose product reports its own topology (IdM) ----------------------------------------
+
+IPA_HOSTVARS = {
+    "ipa1": {"drkit_backup_freeipa_server": "ipa1.example.test"},
+    "ipa2": {"drkit_backup_freeipa_server": "ipa2.example.test", "drkit_backup_roles": ["ca"]},
+    "ipa3.example.test": {"drkit_backup_hidden": True},  # stale inventory: the topology decides
+}
+IPA_GROUPS = {"idm": ["ipa1", "ipa2", "ipa3.example.test"]}
+
+
+def topology(server="ipa2.example.test", hidden=True, **result):
+    choice = {"server": server, "hidden": hidden, "roles_in_use": ["CA", "KRA", "DNS"],
+              "reason": "hidden server holding every role in use (CA, KRA, DNS)"}
+    return {"idm": {"provider": "freeipa", "host": "ipa1", "result": dict({"backup_server": choice}, **result)}}
+
+
+def test_the_topology_chooses_and_its_server_is_mapped_to_the_inventory_host():
+    choice = fleet_choices(["idm"], IPA_GROUPS, IPA_HOSTVARS, topology())["idm"]
+    assert (choice["host"], choice["server"], choice["hidden"], choice["online"]) == (
+        "ipa2", "ipa2.example.test", True, False)
+    assert choice["source"] == "freeipa_topology_info" and choice["roles"] == ["CA", "KRA", "DNS"]
+    assert choice["reason"] == "IdM topology read on ipa1: hidden server holding every role in use (CA, KRA, DNS)"
+    assert choice["error"] is None
+    # Without drkit_backup_freeipa_server the inventory name is the server's name.
+    assert fleet_choices(["idm"], IPA_GROUPS, IPA_HOSTVARS, topology("ipa3.example.test"))["idm"]["host"] == \
+        "ipa3.example.test"
+
+
+def test_an_enabled_server_chosen_by_the_topology_is_backed_up_online():
+    choice = fleet_choices(["idm"], IPA_GROUPS, IPA_HOSTVARS, topology("ipa1.example.test", hidden=False))["idm"]
+    assert choice["host"] == "ipa1" and choice["online"] and not choice["hidden"]
+    assert choice["reason"].endswith("it serves clients, so it is backed up online")
+
+
+def test_what_the_topology_refuses_or_cannot_map_is_the_clusters_error():
+    refused = {"idm": {"provider": "freeipa", "host": "ipa1", "result": {
+        "failed": True, "msg": "no hidden replica holds every role in use (CA, KRA, DNS): servers are "
+                               "ipa3.example.test (hidden; has CA; lacks KRA, DNS); install the missing roles"}}}
+    choice = fleet_choices(["idm"], IPA_GROUPS, IPA_HOSTVARS, refused)["idm"]
+    assert choice["host"] is None
+    assert choice["error"] == ("cluster idm (IdM topology read on ipa1): no hidden replica holds every role in use "
+                               "(CA, KRA, DNS): servers are ipa3.example.test (hidden; has CA; lacks KRA, DNS); "
+                               "install the missing roles")
+    # The fleet role registers the module under failed_when: false: failed is false then, the msg is kept.
+    refused["idm"]["result"].update(failed=False, failed_when_result=False)
+    assert fleet_choices(["idm"], IPA_GROUPS, IPA_HOSTVARS, refused)["idm"]["error"] == choice["error"]
+    unknown = fleet_choices(["idm"], IPA_GROUPS, IPA_HOSTVARS, topology("ipa9.example.test"))["idm"]
+    assert unknown["host"] is None and "IdM chose ipa9.example.test" in unknown["error"]
+    assert "set drkit_backup_freeipa_server" in unknown["error"]
+    down = topology()
+    down["idm"]["result"] = {"unreachable": True, "msg": "ssh: connect to host 127.0.0.21 port 2322: refused"}
+    assert "because ipa1 did not answer (ssh: connect" in fleet_choices(["idm"], IPA_GROUPS, IPA_HOSTVARS, down)["idm"]["error"]
+    skipped = topology()
+    skipped["idm"]["result"] = {"skipped": True}
+    assert "was not read on ipa1" in fleet_choices(["idm"], IPA_GROUPS, IPA_HOSTVARS, skipped)["idm"]["error"]
+
+
+def test_discovered_clusters_and_inventory_clusters_side_by_side():
+    groups = dict(IPA_GROUPS, east=["idm1", "idm2"])
+    hostvars = dict(HOSTVARS, **IPA_HOSTVARS)
+    choices = fleet_choices(["east", "idm"], groups, hostvars, topology())
+    assert (choices["east"]["host"], choices["east"]["source"]) == ("idm2", "inventory")
+    assert (choices["idm"]["host"], choices["idm"]["source"]) == ("ipa2", "freeipa_topology_info")
+    with pytest.raises(AnsibleFilterError, match="must be {provider: freeipa, host, result}"):
+        fleet_choices(["idm"], IPA_GROUPS, IPA_HOSTVARS, {"idm": {"provider": "keycloak"}})
+    with pytest.raises(AnsibleFilterError, match="discovered as a dict"):
+        fleet_choices(["idm"], IPA_GROUPS, IPA_HOSTVARS, ["idm"])

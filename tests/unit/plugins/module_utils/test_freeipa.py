@@ -321,9 +321,12 @@ def test_without_a_complete_hidden_replica_select_hidden_fails_and_any_takes_an_
     servers = servers_from(ROLE_FIND.replace("Role name: KRA server\n  Role status: hidden",
                                              "Role name: KRA server\n  Role status: absent"))
     servers[0]["roles"].append("KRA")  # idm1 now holds CA and KRA, enabled
-    with pytest.raises(InvalidInput, match=r"no hidden replica holds every role in use \(CA, KRA\): servers are "
-                                           r"idm1.example.com \(enabled; has CA, KRA\)"):
+    with pytest.raises(InvalidInput) as refused:
         freeipa_cli.choose_backup_server(servers, select="hidden")
+    assert str(refused.value) == (
+        "no hidden replica holds every role in use (CA, KRA): servers are idm1.example.com (enabled; has CA, KRA), "
+        "idm2.example.com (hidden; has CA; lacks KRA), idm3.example.com (enabled; has no role; lacks CA, KRA); "
+        "install the missing roles on a hidden replica and run again")
     choice = freeipa_cli.choose_backup_server(servers, select="any")
     assert choice["server"] == "idm1.example.com" and not choice["hidden"]
     assert "serves clients" in choice["reason"]
@@ -331,8 +334,15 @@ def test_without_a_complete_hidden_replica_select_hidden_fails_and_any_takes_an_
 
 def test_no_complete_server_at_all():
     servers = servers_from(ROLE_FIND)
-    with pytest.raises(InvalidInput, match="no IdM server holds every role in use"):
+    with pytest.raises(InvalidInput, match=r"no IdM server holds every role in use \(CA, DNS\): servers are "
+                                           r"idm1.example.com \(enabled; has CA; lacks DNS\), "):
         freeipa_cli.choose_backup_server(servers, select="any", roles=["CA", "DNS"])
+
+
+def test_without_any_hidden_replica_the_message_says_to_hide_one():
+    servers = [dict(s, hidden=False) for s in servers_from(ROLE_FIND)]
+    with pytest.raises(InvalidInput, match=r"hide a replica that holds them all \(drkit.backup.freeipa_server_state\)"):
+        freeipa_cli.choose_backup_server(servers, select="hidden")
     assert freeipa_cli.choose_backup_server(servers, roles=["CA", "DNS"])["server"] is None
 
 
@@ -414,6 +424,25 @@ def test_one_tool_run_becomes_parts_and_restores_staged(tmp_path, keystore, tool
     assert not os.path.exists(os.path.join(out, "stage"))
     with pytest.raises(InvalidInput, match="restores the whole backup"):
         operations.restore_backup(Unlocker(keystore), result["path"], provider_options={"out": out}, parts=["header"])
+
+
+def test_the_plan_says_when_the_tool_stops_the_services(tmp_path, keystore, toolish):
+    plan = operations.create_backup(keystore, "toolish", {"out": str(tmp_path / "native")}, dest=str(tmp_path / "b"),
+                                    check_mode=True)
+    assert plan["services"] == [] and plan["stops_services"] and plan["tool_stops_services"]
+    done = operations.create_backup(keystore, "toolish", {"out": str(tmp_path / "native")}, dest=str(tmp_path / "b"))
+    assert done["stops_services"] and done["tool_stops_services"]
+    again = operations.create_backup(keystore, "toolish", {"out": str(tmp_path / "native")}, dest=str(tmp_path / "b"),
+                                     max_age=3600, check_mode=True)
+    assert again["path"] == done["path"] and again["stops_services"]
+
+
+def test_freeipa_stops_nothing_online_or_when_adopting():
+    provider = get_provider("freeipa", {})
+    assert provider.tool_stops("full", False) and provider.tool_stops("data", False)
+    assert not provider.tool_stops("data", True)
+    assert not get_provider("freeipa", {"adopt": "ipa-full-2026-11-23-02-00-00"}).tool_stops("full", False)
+    assert not get_provider("files", {"paths": ["/etc/hosts"]}).tool_stops("full", False)
 
 
 def test_a_failed_seal_keeps_the_tool_output_and_leaves_no_partial(tmp_path, keystore, toolish):
