@@ -34,10 +34,11 @@ import os
 import socket
 import time
 
-from ansible_collections.drkit.backup.plugins.module_utils import canonjson
+from ansible_collections.drkit.backup.plugins.module_utils import canonjson, faults
 from ansible_collections.drkit.backup.plugins.module_utils.errors import (
     FormatError, InvalidInput, OperationInProgress)
 from ansible_collections.drkit.backup.plugins.module_utils.fsutil import private_dir, write_atomic
+from ansible_collections.drkit.backup.plugins.module_utils.staging import Staging
 from ansible_collections.drkit.backup.plugins.module_utils.timeutil import rfc3339, utc_now
 
 DEFAULT_STATE_DIR = "/var/lib/drkit"
@@ -246,7 +247,13 @@ class StateDir:
             current = Operation(self, record)
             current.warnings.extend(warnings)
             self.write_record(OPERATION, record)
+            faults.checkpoint("lock.taken")
+            # A restore killed half-way is finished or undone before anything else runs: a backup, or the
+            # services a role starts again, must never see files half restored.
             try:
+                recovered = Staging(self.path).recover()
+                if recovered:
+                    current.warnings.append(recovered)
                 yield current
             finally:
                 if current.record["services_stopped"]:
