@@ -432,7 +432,7 @@ def _capture(plan, manifest, control, operation, durable=True) -> Capture:
     name = manifest["name"]
     path = os.path.join(plan.temp_dir, ".%s%s" % (name, archive.CAPTURE_SUFFIX))
     os.mkdir(path, 0o700)
-    operation.update(stage="capture", capture=path)
+    operation.update(stage="capture", capture=path, keep_capture=durable)
     parts = plan.adapter.parts(plan.backup_type)
     try:
         os.mkdir(os.path.join(path, RAW), 0o700)
@@ -536,7 +536,8 @@ def seal_backup(capture, dest=None, compression_level=archive.DEFAULT_LEVEL, sta
         target = os.path.join(loaded.record["dest"], loaded.name)
         return {"changed": True, "stage": "seal", "path": None, "backup": None, "capture": capture,
                 "msg": "capture %s would be sealed into %s" % (capture, target)}
-    with state.operation("backup", name=loaded.name, stage="seal", capture=capture) as operation:
+    with state.operation("backup", name=loaded.name, stage="seal", capture=capture,
+                         dest=loaded.record["dest"]) as operation:
         began = time.monotonic()
         try:
             result = _seal(loaded, compression_level, signing_key_passphrase=signing_key_passphrase)

@@ -7,7 +7,8 @@ After each kill, as the next runs would see it:
 
 - backup, pack, unpack: ``backup_info`` (the module) lists no partial backup as complete, every earlier
   backup verifies ``full``, the host's status names the killed run; the next run clears the stale lock
-  record and succeeds, and what it writes verifies;
+  record and what the killed backup left half-written (its partial, its unfinished capture) and succeeds,
+  and what it writes verifies;
 - services (real processes): one that the killed run left stopped is reported by ``backup_info`` and
   started by the next run (``backup_services``, as the roles run it; the backup role itself in
   test_role_starts_what_a_killed_run_left_stopped);
@@ -57,6 +58,7 @@ POINTS = [
     ("seal.part@2", "offline", False),
     ("services.started", "offline", False),
     ("capture.record", "capture", False),
+    ("seal.part@1", "seal", False),
     ("pack.part@1", "pack", False),
     ("pack.rename", "pack", True),
     ("unpack.rename", "unpack", False),
@@ -204,11 +206,35 @@ def crash_backup(w, point, scenario, problems, lost):
     if not again.ok:
         problems.append("the backup after %s failed: %r" % (point, again))
         return
+    left = [b["path"] for b in operations.backup_info(w["dest"])["backups"] if b["status"] != "complete"]
+    if left:
+        problems.append("after %s and the next runs, what the killed run left is still there: %s" % (point, left))
     status = operations.backup_info(again.json["path"], "full", w["unlocker"], state_dir=w["state"])
     if not status["verified"] or status["interrupted"] or status["services_stopped"]:
         problems.append("after %s, the next backup or the status is wrong: %s" % (point, status))
     if not w["services"].running(SERVICE):
         problems.append("after %s and the next backup, %s is not running" % (point, SERVICE))
+    operations.delete_backup(w["dest"], os.path.basename(again.json["path"]), state_dir=w["state"])
+
+
+def crash_seal(w, point, scenario, problems, lost):
+    """``stage: seal`` killed: sealing the same capture again works (the partial it left is not in the way)."""
+    captured = run_module("backup", backup_args(w, "capture"), w["work"])
+    if not captured.ok:
+        problems.append("the capture before %s failed: %r" % (point, captured))
+        return
+    seal = {"stage": "seal", "capture": captured.json["capture"], "dest": w["dest"], "state_dir": w["state"]}
+    if not run_module("backup", seal, w["work"], crash_at=point).killed:
+        problems.append("crash point %s was never reached" % point)
+        return
+    check_listing(w, w["dest"], point, problems, lost)
+    again = run_module("backup", seal, w["work"])
+    if not again.ok or not operations.backup_info(again.json["path"], "full", w["unlocker"])["verified"]:
+        problems.append("sealing the capture again after %s failed: %r" % (point, again))
+        return
+    left = [b["path"] for b in operations.backup_info(w["dest"])["backups"] if b["status"] != "complete"]
+    if left:
+        problems.append("after %s and sealing again, something was left: %s" % (point, left))
     operations.delete_backup(w["dest"], os.path.basename(again.json["path"]), state_dir=w["state"])
 
 
@@ -285,6 +311,8 @@ def run_points(world, tally, points):
         tally["faults injected"] += 1
         if scenario in ("online", "offline", "capture"):
             crash_backup(world, point, scenario, problems, lost)
+        elif scenario == "seal":
+            crash_seal(world, point, scenario, problems, lost)
         elif scenario in ("pack", "unpack"):
             crash_pack(world, point, scenario, problems, lost)
         else:
