@@ -28,8 +28,8 @@ import re
 import shutil
 import uuid
 
-from ansible_collections.drkit.backup.plugins.module_utils import canonjson, crypto, signing
-from ansible_collections.drkit.backup.plugins.module_utils.fsutil import fsync_dir
+from ansible_collections.drkit.backup.plugins.module_utils import canonjson, crypto, faults, signing
+from ansible_collections.drkit.backup.plugins.module_utils.fsutil import fsync_dir, mib, no_space
 from ansible_collections.drkit.backup.plugins.module_utils.errors import (
     FormatError, IntegrityError, InvalidInput, KeyNotFound, NoSpace)
 from ansible_collections.drkit.backup.plugins.module_utils.stream import (
@@ -422,25 +422,25 @@ def open_part_reader(source, header, data_key, part_name, pool):
 
 # --- writing ----------------------------------------------------------------------
 
-def disk_full(exc: OSError, path: str, written: int) -> NoSpace:
-    try:
-        free = shutil.disk_usage(path).free
-    except OSError:
-        free = 0
-    return NoSpace("no space left on the disk holding %s: the backup needed more than the %d MiB it had "
-                   "written (%d MiB free now); the partial backup was removed and earlier backups are "
-                   "untouched. Free space or choose another dest." % (path, written >> 20, free >> 20))
+def disk_full(path: str, name: str, written: int, estimate=None) -> NoSpace:
+    """``estimate``: the data's raw size, an upper bound of what the backup needs (compression only shrinks)."""
+    needed = max(estimate, written) if estimate is not None else None
+    return no_space(path, needed, "backup %s (%s written when the disk filled)" % (name, mib(written)),
+                    "the partial backup was removed and earlier backups are untouched",
+                    "Free space or choose another dest")
 
 
 class BackupWriter:
     """Builds one backup under ``<root>/.<name>.partial`` and renames it into place.
 
-    Use as a context manager: leaving it with an exception removes the partial.
+    Use as a context manager: leaving it with an exception removes the partial. ``estimate`` (a number
+    of bytes, or a function that returns one) is the raw size a full disk's message says is needed.
     """
 
     def __init__(self, root, manifest, data_key, slots, pool, level=DEFAULT_LEVEL,
-                 chunk_size=DEFAULT_CHUNK_SIZE, hash_plaintext=False, signer=None):
+                 chunk_size=DEFAULT_CHUNK_SIZE, hash_plaintext=False, signer=None, estimate=None):
         self.root = root
+        self._estimate = estimate
         self.name = manifest["name"]
         self.final = os.path.join(root, self.name)
         self.partial = os.path.join(root, "." + self.name + PARTIAL_SUFFIX)
@@ -463,13 +463,15 @@ class BackupWriter:
     def __enter__(self):
         os.mkdir(self.partial, 0o700)
         os.mkdir(os.path.join(self.partial, PARTS), 0o700)
+        faults.checkpoint("writer.partial")
         return self
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
             shutil.rmtree(self.partial, ignore_errors=True)
             if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-                raise disk_full(exc, self.root, self.written) from exc
+                estimate = self._estimate() if callable(self._estimate) else self._estimate
+                raise disk_full(self.root, self.name, self.written, estimate) from exc
         return False
 
     @contextlib.contextmanager
@@ -494,6 +496,7 @@ class BackupWriter:
                 self.written += writer.stored_size
             out.flush()
             os.fsync(out.fileno())
+        faults.checkpoint("writer.part")
         entry = dict(extra)
         entry.update({"name": name, "kind": kind, "size": writer.size,
                       "storedSize": writer.stored_size, "storedSha256": writer.stored_sha256})
@@ -514,11 +517,14 @@ class BackupWriter:
         fd = os.open(os.path.join(self.partial, HEADER), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(self.header.to_bytes())
+            faults.checkpoint("writer.header")  # written, not yet flushed
             out.flush()
             os.fsync(out.fileno())
         fsync_dir(os.path.join(self.partial, PARTS))
         fsync_dir(self.partial)
+        faults.checkpoint("writer.rename")
         os.rename(self.partial, self.final)
+        faults.checkpoint("writer.renamed")
         fsync_dir(self.root)
         return self.final
 

@@ -6,8 +6,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 
-from ansible_collections.drkit.backup.plugins.module_utils.errors import InvalidInput
+from ansible_collections.drkit.backup.plugins.module_utils.errors import InvalidInput, NoSpace
 
 
 def fsync_dir(path: str):
@@ -55,3 +56,25 @@ def check_writable_dir(path: str, what: str):
         raise InvalidInput("%s %s does not exist or is not a directory" % (what, path))
     if not os.access(path, os.W_OK | os.X_OK):
         raise InvalidInput("%s %s is not writable by this user" % (what, path))
+
+
+def mib(size) -> str:
+    return "%.1f MiB" % (size / 1048576.0)
+
+
+def no_space(path: str, needed, what: str, cleanup: str, advice: str = "Free space or choose another place") -> NoSpace:
+    """The one message for a full disk: where, how much ``what`` needs and how much is free, what was undone.
+
+    ``needed`` is bytes, or None when it is not known. Every writer that can fill a disk (backup, capture,
+    seal, pack, unpack, restore staging) says it this way, so a full disk is never a bare ENOSPC.
+    """
+    where = path
+    while where and not os.path.exists(where):
+        where = os.path.dirname(where)
+    try:
+        free = shutil.disk_usage(where or "/").free
+    except OSError:
+        free = None
+    return NoSpace("no space left on the file system holding %s: %s needs %s, and %s free there; %s. %s."
+                   % (path, what, "about %s" % mib(needed) if needed is not None else "more than it had",
+                      "%s are" % mib(free) if free is not None else "an unknown amount is", cleanup, advice))

@@ -31,13 +31,15 @@ import contextlib
 import errno
 import fcntl
 import os
+import shutil
 import socket
 import time
 
-from ansible_collections.drkit.backup.plugins.module_utils import canonjson
+from ansible_collections.drkit.backup.plugins.module_utils import canonjson, faults
 from ansible_collections.drkit.backup.plugins.module_utils.errors import (
     FormatError, InvalidInput, OperationInProgress)
 from ansible_collections.drkit.backup.plugins.module_utils.fsutil import private_dir, write_atomic
+from ansible_collections.drkit.backup.plugins.module_utils.staging import Staging
 from ansible_collections.drkit.backup.plugins.module_utils.timeutil import rfc3339, utc_now
 
 DEFAULT_STATE_DIR = "/var/lib/drkit"
@@ -47,6 +49,10 @@ INTERRUPTED = "interrupted.json"
 LOCK_WAIT = 2.0
 LOCK_POLL = 0.05
 MAX_RECORD_BYTES = 1 << 20
+# What a killed backup leaves besides its record (the names archive.py and operations.py use).
+PARTIAL_SUFFIX = ".partial"
+CAPTURE_SUFFIX = ".capture"
+CAPTURE_RECORD = "capture.json"
 
 
 def describe(record) -> str:
@@ -142,6 +148,28 @@ class StateDir:
         else:
             self._remove(INTERRUPTED)
 
+    @staticmethod
+    def _clear_leftovers(record) -> list:
+        """Removes what the killed backup of ``record`` left: its partial backup (never usable: a new run writes
+        a new one), and its capture (unencrypted) when it never got as far as ``capture.json`` or was only meant
+        to last for that run. A whole capture of ``stage: capture`` stays: ``stage: seal`` can still seal it."""
+        removed = []
+        if not record or record.get("operation") != "backup":
+            return removed
+        candidates = []
+        if isinstance(record.get("dest"), str) and isinstance(record.get("name"), str):
+            candidates.append(os.path.join(record["dest"], "." + os.path.basename(record["name"]) + PARTIAL_SUFFIX))
+        capture = record.get("capture")
+        if isinstance(capture, str) and os.path.basename(capture).startswith(".") \
+                and capture.endswith(CAPTURE_SUFFIX) and (record.get("keep_capture") is False or
+                                                          not os.path.exists(os.path.join(capture, CAPTURE_RECORD))):
+            candidates.append(capture)
+        for path in candidates:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+        return removed
+
     def _keep_interrupted(self, record, reason):
         """Adds ``record``'s stopped services to ``interrupted.json``."""
         services = list(record.get("services_stopped") or [])
@@ -235,18 +263,26 @@ class StateDir:
             if stale is not None:
                 self._keep_interrupted(stale, "the process ended without finishing")
                 left = stale.get("services_stopped") if stale else None
+                removed = self._clear_leftovers(stale)
                 warnings.append(
                     "an earlier drkit.backup operation on this host ended without finishing: %s%s. Its record "
-                    "was cleared; backups it left half-written are listed as incomplete"
+                    "was cleared%s"
                     % (describe(stale), "; it had stopped %s, which may still be down: check them, or start "
-                       "them with drkit.backup.backup_services" % ", ".join(left) if left else ""))
+                       "them with drkit.backup.backup_services" % ", ".join(left) if left else "",
+                       " and what it left half-written was removed (%s)" % ", ".join(removed) if removed else ""))
             record = {"operation": operation, "name": name, "pid": os.getpid(), "host": socket.getfqdn(),
                       "started_at": rfc3339(utc_now()), "services_stopped": []}
             record.update(details)
             current = Operation(self, record)
             current.warnings.extend(warnings)
             self.write_record(OPERATION, record)
+            faults.checkpoint("lock.taken")
+            # A restore killed half-way is finished or undone before anything else runs: a backup, or the
+            # services a role starts again, must never see files half restored.
             try:
+                recovered = Staging(self.path).recover()
+                if recovered:
+                    current.warnings.append(recovered)
                 yield current
             finally:
                 if current.record["services_stopped"]:

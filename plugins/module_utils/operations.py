@@ -18,11 +18,11 @@ import shutil
 import socket
 import time
 
-from ansible_collections.drkit.backup.plugins.module_utils import archive, canonjson, catalog, crypto, packfile
+from ansible_collections.drkit.backup.plugins.module_utils import archive, canonjson, catalog, crypto, faults, packfile
 from ansible_collections.drkit.backup.plugins.module_utils.errors import (
     CaptureError, DrkitError, FormatError, IntegrityError, InvalidInput, KeyNotFound, NoSpace, ServiceError)
 from ansible_collections.drkit.backup.plugins.module_utils.fsutil import (
-    check_writable_dir, fsync_dir, private_dir, write_atomic)
+    check_writable_dir, fsync_dir, no_space, private_dir, write_atomic)
 from ansible_collections.drkit.backup.plugins.module_utils.gpg import Gpg
 from ansible_collections.drkit.backup.plugins.module_utils.hsm import HsmKey
 from ansible_collections.drkit.backup.plugins.module_utils.keys import check_scope, scope_label
@@ -304,9 +304,11 @@ def _write_streaming(plan, manifest, compression_level):
     data_key, slots = plan.protection.seal(manifest["id"])
     with worker_pool() as pool:
         with archive.BackupWriter(plan.dest, manifest, data_key, slots, pool, level=compression_level,
-                                  signer=plan.protection.signer) as writer:
+                                  signer=plan.protection.signer,
+                                  estimate=lambda: plan.adapter.estimate_size(plan.backup_type)) as writer:
             try:
                 for part in plan.adapter.parts(plan.backup_type):
+                    faults.checkpoint("capture.part")
                     with writer.part(part.name, part.kind, **part.extra) as out:
                         plan.adapter.capture(part, out)
             except OSError as exc:
@@ -439,7 +441,7 @@ def _capture(plan, manifest, control, operation, durable=True) -> Capture:
     name = manifest["name"]
     path = os.path.join(plan.temp_dir, ".%s%s" % (name, archive.CAPTURE_SUFFIX))
     os.mkdir(path, 0o700)
-    operation.update(stage="capture", capture=path)
+    operation.update(stage="capture", capture=path, keep_capture=durable)
     parts = plan.adapter.parts(plan.backup_type)
     try:
         os.mkdir(os.path.join(path, RAW), 0o700)
@@ -449,6 +451,7 @@ def _capture(plan, manifest, control, operation, durable=True) -> Capture:
                 archive.check_part_name(part.name)
                 with open(os.path.join(path, RAW, part.name), "xb") as raw:
                     plan.adapter.capture(part, raw)
+                faults.checkpoint("capture.raw")  # services down, raw data half captured
         if durable:
             for part in parts:
                 _fsync_file(os.path.join(path, RAW, part.name))
@@ -464,14 +467,16 @@ def _capture(plan, manifest, control, operation, durable=True) -> Capture:
                   "size": sum(os.path.getsize(os.path.join(path, RAW, part.name)) for part in parts)}
         if downtime is not None:
             record.update(servicesStopped=downtime.stopped, downtimeSeconds=round(downtime.seconds, 3))
+        faults.checkpoint("capture.record")
         write_atomic(os.path.join(path, CAPTURE_RECORD), canonjson.dumps(record))
     except OSError as exc:
         shutil.rmtree(path, ignore_errors=True)
         if exc.errno == errno.ENOSPC:
-            raise NoSpace("no space left in the temporary directory %s while capturing backup %s; the capture "
-                          "was removed%s and earlier backups are untouched. Free space, or move the temporary "
-                          "directory (temp_dir)" % (plan.temp_dir, name,
-                                                    ", the services were started again" if plan.services else ""))
+            raise no_space(plan.temp_dir, plan.adapter.estimate_size(plan.backup_type),
+                           "the raw capture of backup %s" % name,
+                           "the capture was removed%s and earlier backups are untouched"
+                           % (", the services were started again" if plan.services else ""),
+                           "Free space, or move the temporary directory (temp_dir)")
         _raise_capture_error(exc, name, "the capture was removed", bool(plan.services))
     except BaseException:
         shutil.rmtree(path, ignore_errors=True)
@@ -501,11 +506,12 @@ def _seal(capture, compression_level, signer=None, signing_key_passphrase=None) 
     data_key = crypto.b64d(record["dataKey"], "capture data key", crypto.KEY_BYTES) if record["dataKey"] else None
     with worker_pool() as pool:
         with archive.BackupWriter(dest, manifest, data_key, record["keySlots"], pool, level=compression_level,
-                                  signer=signer) as writer:
+                                  signer=signer, estimate=record["size"]) as writer:
             for part in record["parts"]:
                 raw_path = capture.raw(part["name"])
                 with open(raw_path, "rb") as raw, writer.part(part["name"], part["kind"], **part["extra"]) as out:
                     shutil.copyfileobj(raw, out, COPY_BYTES)
+                faults.checkpoint("seal.part")  # written, its raw part not yet removed
                 os.unlink(raw_path)  # the space goes back as the backup grows
             path = writer.commit()
     result = {"changed": True, "path": path, "backup": writer.header.summary(), "capture": None}
@@ -539,7 +545,8 @@ def seal_backup(capture, dest=None, compression_level=archive.DEFAULT_LEVEL, sta
         target = os.path.join(loaded.record["dest"], loaded.name)
         return {"changed": True, "stage": "seal", "path": None, "backup": None, "capture": capture,
                 "msg": "capture %s would be sealed into %s" % (capture, target)}
-    with state.operation("backup", name=loaded.name, stage="seal", capture=capture) as operation:
+    with state.operation("backup", name=loaded.name, stage="seal", capture=capture,
+                         dest=loaded.record["dest"]) as operation:
         began = time.monotonic()
         try:
             result = _seal(loaded, compression_level, signing_key_passphrase=signing_key_passphrase)
@@ -672,14 +679,11 @@ def restore_backup(unlocker, backup, provider=None, provider_options=None, parts
             operation = stack.enter_context(state.operation("restore", name=header.name, stage="verify",
                                                             backup=source.path))
         pool = stack.enter_context(worker_pool())
-        recovered = None if check_mode else Staging(state.path).recover()
         if adapter.restores_with_tool:
             result = _restore_with_tool(source, header, unlocker, adapter, check_mode, trusted, pool)
         else:
             result = _restore_parts(source, header, unlocker, adapter, selected, check_mode, trusted, pool,
                                     control, operation, state)
-        if recovered:
-            result.setdefault("warnings", []).append(recovered)
     if operation is not None and operation.warnings:
         result.setdefault("warnings", []).extend(operation.warnings)
     return result
@@ -702,10 +706,18 @@ def _restore_parts(source, header, unlocker, adapter, selected, check_mode, trus
         if problems:
             raise IntegrityError("backup %s failed verification and nothing was restored: %s"
                                  % (source.name, " ".join(problems)))
-    except BaseException:
+    except BaseException as exc:
         if staging is not None:
             staging.discard()
+            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+                # New contents are staged beside their targets: at most the selected parts' plaintext.
+                raise no_space(staging.last_path or state.path,
+                               sum(header.part(name)["size"] for name in selected),
+                               "restoring backup %s (new files are prepared beside the ones they replace)"
+                               % header.name, "what it had prepared was removed and nothing was changed",
+                               "Free space there and restore again") from exc
         raise
+    faults.checkpoint("restore.verified")
     if staging is not None:
         if staging.steps:
             operation.update(stage="commit", parts=[name for name in selected if changes.get(name)])

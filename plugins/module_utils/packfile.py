@@ -19,10 +19,9 @@ import os
 import shutil
 import tarfile
 
-from ansible_collections.drkit.backup.plugins.module_utils import archive
-from ansible_collections.drkit.backup.plugins.module_utils.fsutil import fsync_dir
-from ansible_collections.drkit.backup.plugins.module_utils.errors import (
-    FormatError, IntegrityError, InvalidInput, NoSpace)
+from ansible_collections.drkit.backup.plugins.module_utils import archive, faults
+from ansible_collections.drkit.backup.plugins.module_utils.fsutil import fsync_dir, no_space
+from ansible_collections.drkit.backup.plugins.module_utils.errors import FormatError, IntegrityError, InvalidInput
 
 SUFFIX = ".drkit"
 BLOCK = 512
@@ -185,13 +184,20 @@ def pack(source: archive.BackupSource, dest: str, header_raw=None) -> str:
                 with handle:
                     _copy_checked(handle, size, out, part, source.path)
                 out.write(b"\0" * _padding(size))
+                faults.checkpoint("pack.part")
             out.write(b"\0" * (2 * BLOCK))
             out.flush()
             os.fsync(out.fileno())
+        faults.checkpoint("pack.rename")
         os.rename(partial, dest)
     except BaseException as exc:
         _remove(partial)
-        _raise_if_full(exc, dest)
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            needed = BLOCK + len(raw) + _padding(len(raw)) + 2 * BLOCK + sum(
+                BLOCK + size + _padding(size) for size in stored.values())
+            raise no_space(dest, needed, "the single-file backup of %s" % header.name,
+                           "the partial file was removed and the backup it was packed from is untouched",
+                           "Free space or choose another dest") from exc
         raise
     return dest
 
@@ -222,11 +228,16 @@ def unpack(source: PackedSource, root: str) -> str:
             out.flush()
             os.fsync(out.fileno())
         fsync_dir(partial)
+        faults.checkpoint("unpack.rename")
         os.rename(partial, final)
         fsync_dir(root)
     except BaseException as exc:
         shutil.rmtree(partial, ignore_errors=True)
-        _raise_if_full(exc, root)
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            raise no_space(root, sum(part["storedSize"] for part in header.parts) + len(source.header_bytes()),
+                           "unpacking backup %s" % header.name,
+                           "the partial backup was removed and the single-file backup is untouched",
+                           "Free space or choose another dest") from exc
         raise
     return final
 
@@ -236,9 +247,3 @@ def _remove(path):
         os.unlink(path)
     except OSError:
         pass
-
-
-def _raise_if_full(exc, path):
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        raise NoSpace("no space left on the disk holding %s: the copy was removed and the original "
-                      "is untouched. Free space or choose another destination." % path) from exc

@@ -16,6 +16,7 @@ import shlex
 import subprocess
 import time
 
+from ansible_collections.drkit.backup.plugins.module_utils import faults
 from ansible_collections.drkit.backup.plugins.module_utils.errors import InvalidInput, ServiceError
 
 DEFAULT_STOP = "systemctl stop {service}"
@@ -86,6 +87,7 @@ def stopped(services, control: ServiceControl, journal=None):
             journal.stopping(service)
             control.stop(service)
             downtime.stopped.append(service)
+            faults.checkpoint("services.stopped")
         yield downtime
     except BaseException as exc:
         body_error = exc
@@ -98,6 +100,7 @@ def stopped(services, control: ServiceControl, journal=None):
             except ServiceError as exc:
                 failures.append(str(exc))
             else:
+                faults.checkpoint("services.started")  # up again, still recorded as stopped
                 journal.started(service)
         if downtime.stopped:
             downtime.seconds = time.monotonic() - began

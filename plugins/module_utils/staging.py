@@ -24,6 +24,7 @@ import json
 import os
 import stat
 
+from ansible_collections.drkit.backup.plugins.module_utils import faults
 from ansible_collections.drkit.backup.plugins.module_utils.fsutil import fsync_dir
 
 JOURNAL = "restore.journal"
@@ -42,6 +43,7 @@ class Staging:
         self.journal = os.path.join(state_dir, JOURNAL)
         self.marker = os.path.join(state_dir, COMMITTING)
         self.steps = 0
+        self.last_path = None  # the target being prepared (a full disk's message names it)
         self._out = None
         self._known_dirs = set()  # directories seen to exist: one stat each per restore, not per file
 
@@ -52,8 +54,14 @@ class Staging:
             fd = os.open(self.journal, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             self._out = os.fdopen(fd, "w")
         self._out.write(json.dumps(step, sort_keys=True) + "\n")
+        if step["op"] in ("created", "rename"):
+            # The caller creates a directory or a temporary file next: the line must reach the file first,
+            # or a run killed now leaves a file that no journal line lets the next run remove.
+            self._out.flush()
+            self.last_path = step.get("dest") or step.get("path")
         if step["op"] != "created":
             self.steps += 1
+        faults.checkpoint("restore.stage")
 
     def make_dirs(self, path: str):
         """Creates the missing directories up to ``path``, remembered so that a discard removes them."""
@@ -116,12 +124,14 @@ class Staging:
         os.fsync(fd)
         os.close(fd)
         fsync_dir(os.path.dirname(self.marker))
+        faults.checkpoint("restore.marker")
         directories = []
         for step in self._steps():
             if step["op"] == "meta" and step["dir"]:
                 directories.append(step)
             elif step["op"] != "created":
                 _take(step)
+                faults.checkpoint("restore.commit")
         for step in reversed(directories):  # contents first: adding them changed the directories' times
             _take(step)
         self.finish()
@@ -146,6 +156,7 @@ class Staging:
         for path in (self.journal, self.marker):
             if os.path.exists(path):
                 os.unlink(path)
+                faults.checkpoint("restore.finish")
 
     def recover(self):
         """Deals with a restore a killed run left behind; returns what was done, as a sentence, or None."""

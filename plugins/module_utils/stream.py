@@ -34,6 +34,7 @@ except ImportError as exc:  # pragma: no cover - reported by the modules
     HAS_ZSTANDARD = False
     ZSTANDARD_IMPORT_ERROR = exc
 
+from ansible_collections.drkit.backup.plugins.module_utils import faults
 from ansible_collections.drkit.backup.plugins.module_utils.crypto import TAG_BYTES, ChunkCipher
 from ansible_collections.drkit.backup.plugins.module_utils.errors import IntegrityError
 
@@ -87,8 +88,10 @@ class ChunkCodec:
                 packed = self._compressor(self.level).compress(data)
                 if len(packed) < len(data):
                     body, flags = packed, flags | COMPRESSED
+                    faults.checkpoint("stream.compress")
         if self._cipher is not None:
             body = self._cipher.encrypt(index, last, body, bytes((flags,)))
+            faults.checkpoint("stream.encrypt")
         return FRAME.pack(flags, len(body)), body
 
     def decode(self, index: int, flags: int, payload: bytes, where: str) -> bytes:
@@ -200,6 +203,7 @@ class PartWriter:
         self._emit((MAGIC,))
 
     def _emit(self, pieces):
+        faults.checkpoint("stream.write")
         for data in pieces:
             self._out.write(data)
             self._stored_hash.update(data)

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-"""The reliability suite: faults, corruption, fuzzing, bad input and secrets, counted.
+"""The reliability suite: faults (crashes, full disks, interrupted transfers, concurrent runs), corruption,
+fuzzing, bad input and secrets, counted.
 
 Every test adds to one tally (``tally`` fixture); at the end the session prints the summary line and
 writes it to tests/output/reliability.json. ``--fast`` (make test) runs the quick subset: fewer
@@ -15,7 +16,7 @@ import os
 import pytest
 
 COUNTS = collections.Counter()
-ORDER = ["faults injected", "faults survived", "data lost", "corruptions made", "corruptions detected",
+ORDER = ["faults injected", "faults survived", "data lost", "concurrent runs refused", "corruptions made", "corruptions detected",
          "fuzz inputs run", "fuzz tracebacks", "bad inputs tried", "bad inputs with a clear message",
          "process arguments checked", "secrets found"]
 
