@@ -197,7 +197,6 @@ def sha256(path):
 def reset(host):
     shutil.rmtree(str(host["base"] / "copies"), ignore_errors=True)
     shutil.rmtree(str(host["base"] / "backups"), ignore_errors=True)
-    os.mkdir(str(host["base"] / "backups"), 0o700)  # the role reads it before anything else
 
 
 def test_connection_cut_once_is_retried_or_fails_clearly(host, tally):
