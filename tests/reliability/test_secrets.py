@@ -87,10 +87,11 @@ def key_material(base):
 def test_no_secret_leaks_and_private_files(fast, tally):
     if fast:
         pytest.skip("the -vvv scan of every integration playbook runs in make reliability")
-    # Not under /tmp: the FreeIPA provider refuses staging there (IdM's PrivateTmp), as ansible-test's is not.
-    tmp_path = pathlib.Path(ROOT, "tests", "output", "reliability-secrets")
+    # Never under /tmp, wherever the checkout is: there the freeipa target moves its servers (and the secret files
+    # this scan must find) out of output_dir, as IdM's directory server cannot read /tmp (PrivateTmp).
+    tmp_path = pathlib.Path("/var/lib/drkit-tests/reliability-secrets")
     shutil.rmtree(tmp_path, ignore_errors=True)
-    tmp_path.mkdir(parents=True)
+    tmp_path.mkdir(parents=True, mode=0o700)
     modules = sorted(name[:-3] for name in os.listdir(os.path.join(ROOT, "plugins", "modules")) if name.endswith(".py"))
     inventory = tmp_path / "inventory"
     inventory.write_text("testhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
