@@ -178,8 +178,7 @@ def _take(step):
         try:
             os.rename(step["tmp"], step["dest"])
         except FileNotFoundError:
-            if os.path.lexists(step["tmp"]):
-                raise  # the destination's directory is gone: not a step already taken
+            pass  # taken already, by the commit that a crash interrupted
     elif op == "link":
         dest = step["dest"]
         if not (os.path.lexists(dest) and os.path.samefile(step["target"], dest)):
