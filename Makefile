@@ -14,6 +14,7 @@
 #                     freeipa: an IdM cluster of emulated servers (real slapd) behind sshd on 127.0.0.21-23
 #   make demo         install the collection into .build and run its demo playbook on localhost
 #   make bench        benchmarks against restic, Borg, tar|gpg (not part of make test; writes bench/results.json)
+#   make provider-docs docs/providers/<name>.md from each provider's option spec (a unit test fails when stale)
 #   make clean        remove .build and tests/output (keeps .venv; `make distclean` removes it too)
 #
 # Every stage prints its elapsed time ("=== stage NAME  12.3s  ok").
@@ -48,7 +49,7 @@ STAGES := venv deps collection sanity lint unit reliability-subset integration m
 # from re-running venv and collection (already done, in order) each time.
 needs = $(if $(NODEPS),,$(1))
 
-.PHONY: test $(STAGES) molecule reliability demo bench clean distclean
+.PHONY: test $(STAGES) molecule reliability demo bench provider-docs clean distclean
 
 test:
 	@rm -f $(TIMES)
@@ -168,6 +169,9 @@ bench: $(call needs,venv collection)
 	$(call stage,bench)
 	hack/install-bench-deps
 	python bench/run.py $(BENCH_ARGS)
+
+provider-docs: $(call needs,venv collection)
+	$(VENV)/bin/python hack/provider_docs.py
 
 clean:
 	rm -rf $(BUILD) tests/output

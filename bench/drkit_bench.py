@@ -18,9 +18,11 @@ import json
 import os
 import sys
 
-from ansible_collections.drkit.backup.plugins.module_utils import operations
-from ansible_collections.drkit.backup.plugins.module_utils.keys import Keystore
-from ansible_collections.drkit.backup.plugins.module_utils.protection import Unlocker
+from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
+from ansible_collections.drkit.backup.plugins.module_utils.operations.info import backup_info
+from ansible_collections.drkit.backup.plugins.module_utils.operations.restore import restore_backup
+from ansible_collections.drkit.backup.plugins.module_utils.protection.keystore import Keystore
+from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
 
 
 def read_and_hash(paths):
@@ -45,22 +47,22 @@ def main(argv):
         return read_and_hash(argv[1:])
     store = Keystore(argv[1])
     if command == "create":
-        result = operations.create_backup(store, "files", {"paths": argv[3:]}, dest=argv[2])
+        result = create_backup(store, "files", {"paths": argv[3:]}, dest=argv[2])
         return {"path": result["path"], "stored": result["backup"]["storedSize"]}
     if command == "offline":
         script, path = argv[3], argv[4]
-        result = operations.create_backup(store, "files", {"paths": [path], "services": ["bench"]}, dest=argv[2],
-                                          stop_command=script + " stop {service}",
-                                          start_command=script + " start {service}")
+        result = create_backup(store, "files", {"paths": [path], "services": ["bench"]}, dest=argv[2],
+                               stop_command=script + " stop {service}",
+                               start_command=script + " start {service}")
         return {"path": result["path"], "downtime": result["downtime_seconds"],
                 "duration": result["duration_seconds"]}
     if command == "verify":
-        result = operations.backup_info(argv[2], argv[3], Unlocker(store))
+        result = backup_info(argv[2], argv[3], Unlocker(store))
         if not result["verified"]:
             raise SystemExit("verification failed: %s" % result["problems"])
         return {"verified": True}
     if command == "restore":
-        result = operations.restore_backup(Unlocker(store), argv[2], provider_options={"target_root": argv[3]})
+        result = restore_backup(Unlocker(store), argv[2], provider_options={"target_root": argv[3]})
         return {"changed": result["changed"]}
     raise SystemExit("unknown command %s" % command)
 

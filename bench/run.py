@@ -185,7 +185,7 @@ class Runner:
         self.env["GNUPGHOME"] = self.gnupg
         if not os.path.isdir(self.keystore):
             subprocess.run([self.python, "-c", (
-                "from ansible_collections.drkit.backup.plugins.module_utils import keys;"
+                "from ansible_collections.drkit.backup.plugins.module_utils.protection import keystore as keys;"
                 "s=keys.Keystore(%r);k=keys.BackupKey.generate('bench','system',None);s.add(k);s.set_default(k,True)"
             ) % self.keystore], env=self.env, check=True)
 

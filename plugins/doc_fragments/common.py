@@ -114,3 +114,27 @@ options:
     default: /var/lib/drkit
     version_added: 0.1.0
 """
+
+    # What most modules' attributes are; a module says only where it differs (its check mode's details).
+    ATTRIBUTES = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+"""
+
+    INFO_MODULE = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads; it behaves the same in check mode.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+"""

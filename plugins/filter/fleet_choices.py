@@ -16,6 +16,8 @@ description:
     holding every role; ties go to inventory order.
   - A hidden host is backed up as its C(drkit_backup_online) says (offline by default); a host that serves clients
     is always backed up online, so it is never stopped.
+  - Each entry says in C(offline_remedy) what would let the cluster be backed up offline when its chosen host serves
+    clients.
   - When no host holds every role, the cluster's entry has C(error), a sentence naming the missing roles of each
     host, and no C(host).
   - For a cluster in O(discovered) the choice comes from what the product itself reports instead of the inventory;
@@ -94,6 +96,7 @@ _value:
       error: "cluster idm_west: no host holds every role in use (ca, kra): idm3.example.test lacks kra; idm4.example.test lacks ca"
       source: inventory
       server: null
+      offline_remedy: "add a hidden replica holding every role (drkit_backup_hidden: true)"
     idm_north:
       cluster: idm_north
       host: ipa2
@@ -105,6 +108,7 @@ _value:
       error: null
       source: freeipa_topology_info
       server: ipa2.example.test
+      offline_remedy: hide an IdM replica holding every role (drkit.backup.freeipa_server_state)
 """
 
 from ansible.errors import AnsibleFilterError
@@ -126,7 +130,8 @@ def choose(cluster, members, hostvars):
     needed = set().union(*roles.values()) if roles else set()
     label = ", ".join(sorted(needed)) or "none"
     entry = {"cluster": cluster, "host": None, "hidden": False, "online": True, "roles": sorted(needed),
-             "hosts": list(members), "reason": None, "error": None, "source": "inventory", "server": None}
+             "hosts": list(members), "reason": None, "error": None, "source": "inventory", "server": None,
+             "offline_remedy": "add a hidden replica holding every role (drkit_backup_hidden: true)"}
     if not members:
         entry["error"] = "cluster %s has no hosts in the inventory" % cluster
         return entry
@@ -166,7 +171,8 @@ def choose_discovered(cluster, members, hostvars, found):
     asked = found.get("host")
     result = found.get("result")
     entry = {"cluster": cluster, "host": None, "hidden": False, "online": True, "roles": [], "hosts": list(members),
-             "reason": None, "error": None, "source": "freeipa_topology_info", "server": None}
+             "reason": None, "error": None, "source": "freeipa_topology_info", "server": None,
+             "offline_remedy": "hide an IdM replica holding every role (drkit.backup.freeipa_server_state)"}
     where = "IdM topology read on %s" % asked
     if not isinstance(result, dict) or result.get("skipped"):
         entry["error"] = ("cluster %s: the IdM topology was not read on %s: run drkit.backup.freeipa_topology_info "

@@ -28,27 +28,17 @@ options:
   provider:
     description:
       - The product to back up. This release has V(files) (paths given in O(provider_options)) and V(freeipa)
-        (FreeIPA / Red Hat IdM through C(ipa-backup)).
+        (FreeIPA / Red Hat IdM through C(ipa-backup), which stops and starts the IdM services itself, so
+        O(stop_command) and O(start_command) are not used).
       - Required with O(state=present), except for O(stage=seal).
     type: str
   provider_options:
     description:
-      - Options of the provider.
-      - For V(files), C(paths) (a list of absolute files and directories, each one part) and optionally
-        C(services) (services to stop for an offline backup, in order).
-      - For V(freeipa) (the C(ipa-backup) tool stops and starts the IdM services itself, so O(stop_command) and
-        O(start_command) are not used; O(type=full) is always offline, O(type=data) may be O(online)),
-        C(logs) (bool, C(ipa-backup --logs), full backups only); C(gpg) (bool, C(ipa-backup --gpg), the native
-        archive is also encrypted to the root GnuPG key); C(gnupghome) (the GnuPG home for C(--gpg), passed as
-        C(GNUPGHOME)); C(tmpdir) (where ipa-backup writes its temporary files, passed as C(TMPDIR));
-        C(disable_role_check) (bool, C(--disable-role-check), only when a backup of a server lacking some role in
-        use is really wanted); C(keep_native) (bool, keep ipa-backup's own directory in C(/var/lib/ipa/backup)
-        after it is sealed into the drkit backup; by default it is removed once the drkit backup is complete, and
-        kept when anything fails); C(adopt) (the name or path of an existing native C(ipa-full-*)/C(ipa-data-*)
-        backup to turn into a drkit backup instead of running ipa-backup; adopting the same one again changes
-        nothing); C(backup_dir) (default C(/var/lib/ipa/backup)); C(krb5_ccache) (for the C(ipa) client, which
-        records whether the server is hidden); C(timeout) (seconds, default 14400); C(root) (the file-system root
-        of the IdM installation, V(/); only tests and chroots change it).
+      - Options of the provider, checked against its declaration; docs/providers/<provider>.md in the collection
+        lists them with their types, defaults and the verbs that take them (for V(files), C(paths) and C(services);
+        for V(freeipa), C(logs), C(gpg), C(adopt), C(keep_native), C(tmpdir) and more).
+      - An unknown option, one a backup does not take, or one of the wrong type is refused before anything runs,
+        naming the provider and the option; so is a secret, which belongs in the restore's C(provider_secrets).
       - The V(freeipa) provider refuses O(online=true) with O(type=full) and C(logs) with O(type=data) before
         running anything, as C(ipa-backup) would.
     type: dict
@@ -186,6 +176,7 @@ options:
     version_added: 0.1.0
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - drkit.backup.common.attributes
   - drkit.backup.common
   - drkit.backup.common.keystore
   - drkit.backup.common.gpg_home
@@ -198,10 +189,6 @@ attributes:
     details:
       - Check mode reports whether a backup would be taken (or deleted) and takes none.
       - It also returns the plan, RV(services) and RV(space), and fails when another operation is running.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 author:
   - drkit.backup maintainers (@drkit)
 seealso:
@@ -423,33 +410,10 @@ space:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.drkit.backup.plugins.module_utils import module_helpers, operations
-from ansible_collections.drkit.backup.plugins.module_utils.keys import Keystore
-from ansible_collections.drkit.backup.plugins.module_utils.timeutil import parse_duration
-
-
-def run_backup(module):
-    params = module.params
-    if params["state"] == "absent":
-        return operations.delete_backup(params["dest"], params["name"], state_dir=params["state_dir"],
-                                        check_mode=module.check_mode)
-    if params["stage"] == "seal":
-        return operations.seal_backup(
-            params["capture"], dest=params["dest"], compression_level=params["compression_level"],
-            state_dir=params["state_dir"], check_mode=module.check_mode,
-            signing_key_passphrase=params["signing_key_passphrase"])
-    return operations.create_backup(
-        Keystore(params["keystore"]), params["provider"], params["provider_options"],
-        backup_type=params["type"], online=params["online"], dest=params["dest"], scope=params["scope"],
-        domain=params["domain"], description=params["description"],
-        max_age=parse_duration(params["max_age"], "max_age"), compression_level=params["compression_level"],
-        stop_command=params["stop_command"], start_command=params["start_command"], stage=params["stage"],
-        temp_dir=params["temp_dir"], source_host=params["source_host"], state_dir=params["state_dir"],
-        check_mode=module.check_mode, encryption=params["encryption"], key_id=params["key_id"],
-        escrow_key_ids=params["escrow_key_ids"], gpg_home=params["gpg_home"],
-        gpg_recipients=params["gpg_recipients"], tied_to_hsm=params["tied_to_hsm"], hsm=params["hsm"],
-        signing_certificate=params["signing_certificate"], signing_key=params["signing_key"],
-        signing_key_passphrase=params["signing_key_passphrase"])
+from ansible_collections.drkit.backup.plugins.module_utils import _module
+from ansible_collections.drkit.backup.plugins.module_utils.operations import backup, delete, stages
+from ansible_collections.drkit.backup.plugins.module_utils.protection.keystore import Keystore
+from ansible_collections.drkit.backup.plugins.module_utils.store.catalog import DEFAULT_ROOT
 
 
 def main():
@@ -458,7 +422,7 @@ def main():
         provider_options=dict(type="dict", default={}),
         type=dict(type="str", choices=["full", "data"], default="full"),
         online=dict(type="bool", default=False),
-        dest=dict(type="path", default=operations.DEFAULT_DEST),
+        dest=dict(type="path", default=DEFAULT_ROOT),
         encryption=dict(type="str", choices=["key", "gpg", "none"], default="key"),
         key_id=dict(type="str"),
         escrow_key_ids=dict(type="list", elements="str", default=[], no_log=False),
@@ -479,20 +443,39 @@ def main():
         temp_dir=dict(type="path"),
         source_host=dict(type="str"),
     )
-    argument_spec.update(module_helpers.keystore_argument_spec())
-    argument_spec.update(module_helpers.gpg_home_argument_spec())
-    argument_spec.update(module_helpers.hsm_argument_spec())
-    argument_spec.update(module_helpers.services_argument_spec())
-    argument_spec.update(module_helpers.state_dir_argument_spec())
+    argument_spec.update(_module.keystore_argument_spec())
+    argument_spec.update(_module.gpg_home_argument_spec())
+    argument_spec.update(_module.hsm_argument_spec())
+    argument_spec.update(_module.services_argument_spec())
+    argument_spec.update(_module.state_dir_argument_spec())
     module = AnsibleModule(
         argument_spec=argument_spec,
         required_if=[("state", "absent", ("name",)), ("stage", "seal", ("capture",))],
         supports_check_mode=True)
-    if module.params["state"] == "present" and module.params["stage"] != "seal" and not module.params["provider"]:
+    params = module.params
+    if params["state"] == "present" and params["stage"] != "seal" and not params["provider"]:
         module.fail_json(msg="provider is required to take a backup (stage all or capture)")
-    if not 0 <= module.params["compression_level"] <= 19:
+    if not 0 <= params["compression_level"] <= 19:
         module.fail_json(msg="compression_level must be between 0 and 19")
-    module_helpers.run(module, run_backup, module)
+    if params["state"] == "absent":
+        _module.run(module, delete.delete_backup, dest=params["dest"], name=params["name"],
+                    state_dir=params["state_dir"], check_mode=module.check_mode)
+    if params["stage"] == "seal":
+        _module.run(module, stages.seal_backup, capture=params["capture"], dest=params["dest"],
+                    compression_level=params["compression_level"], state_dir=params["state_dir"],
+                    check_mode=module.check_mode, signing_key_passphrase=params["signing_key_passphrase"])
+    _module.run(
+        module, backup.create_backup, keystore=Keystore(params["keystore"]), provider=params["provider"],
+        provider_options=params["provider_options"], backup_type=params["type"], online=params["online"],
+        dest=params["dest"], scope=params["scope"], domain=params["domain"], description=params["description"],
+        max_age=params["max_age"], compression_level=params["compression_level"],
+        stop_command=params["stop_command"], start_command=params["start_command"], stage=params["stage"],
+        temp_dir=params["temp_dir"], source_host=params["source_host"], state_dir=params["state_dir"],
+        check_mode=module.check_mode, encryption=params["encryption"], key_id=params["key_id"],
+        escrow_key_ids=params["escrow_key_ids"], gpg_home=params["gpg_home"],
+        gpg_recipients=params["gpg_recipients"], tied_to_hsm=params["tied_to_hsm"], hsm=params["hsm"],
+        signing_certificate=params["signing_certificate"], signing_key=params["signing_key"],
+        signing_key_passphrase=params["signing_key_passphrase"])
 
 
 if __name__ == "__main__":

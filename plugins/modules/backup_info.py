@@ -35,6 +35,7 @@ options:
     default: none
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - drkit.backup.common.info_module
   - drkit.backup.common
   - drkit.backup.common.keystore
   - drkit.backup.common.gpg_home
@@ -42,14 +43,6 @@ extends_documentation_fragment:
   - drkit.backup.common.hsm
   - drkit.backup.common.trust
   - drkit.backup.common.state_dir
-attributes:
-  check_mode:
-    support: full
-    details: The module only reads; it behaves the same in check mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 author:
   - drkit.backup maintainers (@drkit)
 seealso:
@@ -188,23 +181,25 @@ problems:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.drkit.backup.plugins.module_utils import module_helpers, operations
+from ansible_collections.drkit.backup.plugins.module_utils import _module
+from ansible_collections.drkit.backup.plugins.module_utils.operations import info
+from ansible_collections.drkit.backup.plugins.module_utils.store.catalog import DEFAULT_ROOT
 
 
 def main():
     argument_spec = dict(
-        path=dict(type="path", default=operations.DEFAULT_DEST),
+        path=dict(type="path", default=DEFAULT_ROOT),
         verify=dict(type="str", choices=["none", "checksum", "full"], default="none"),
     )
-    argument_spec.update(module_helpers.unlock_argument_spec())
-    argument_spec.update(module_helpers.hsm_argument_spec())
-    argument_spec.update(module_helpers.trust_argument_spec())
-    argument_spec.update(module_helpers.state_dir_argument_spec())
+    argument_spec.update(_module.unlock_argument_spec())
+    argument_spec.update(_module.hsm_argument_spec())
+    argument_spec.update(_module.trust_argument_spec())
+    argument_spec.update(_module.state_dir_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
-    module_helpers.run(module, lambda: operations.backup_info(
-        params["path"], params["verify"], module_helpers.unlocker(params), module_helpers.trusted(params),
-        state_dir=params["state_dir"]))
+    _module.run(module, info.backup_info, path=params["path"], verify=params["verify"],
+                unlocker=_module.unlocker(params), trusted_certificates=params["trusted_certificates"],
+                state_dir=params["state_dir"])
 
 
 if __name__ == "__main__":

@@ -62,15 +62,12 @@ options:
     default: [/var/lib/drkit/backups]
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - drkit.backup.common.attributes
   - drkit.backup.common
   - drkit.backup.common.keystore
 attributes:
-  check_mode:
-    support: full
   diff_mode:
     support: full
-  platform:
-    platforms: posix
 author:
   - drkit.backup maintainers (@drkit)
 seealso:
@@ -131,62 +128,9 @@ key:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.drkit.backup.plugins.module_utils import module_helpers
-from ansible_collections.drkit.backup.plugins.module_utils.errors import InvalidInput
-from ansible_collections.drkit.backup.plugins.module_utils.keys import (
-    BackupKey, Keystore, check_scope, scope_label)
-from ansible_collections.drkit.backup.plugins.module_utils.operations import backups_only_opened_by
-
-
-def _absent(module, store):
-    params = module.params
-    key = store.get(params["id"], params["name"])
-    if key is None:
-        return {"changed": False, "diff": {"before": {}, "after": {}}}
-    before = store.info(key)
-    if not params["force"]:
-        needing = backups_only_opened_by(key, store, params["backup_roots"])
-        if needing:
-            raise InvalidInput("backup key %s is the only key in %s that opens %d backup(s), such as %s: "
-                               "deleting it would make them unrecoverable here. Download it first "
-                               "(drkit.backup.backup_key_download) and use force: true"
-                               % (key.id, store, len(needing), needing[0]))
-    if not module.check_mode:
-        store.remove(key)
-    return {"changed": True, "key": before, "diff": {"before": before, "after": {}}}
-
-
-def _present(module, store):
-    params = module.params
-    key = store.get(params["id"], params["name"])
-    if key is None and params["id"]:
-        raise InvalidInput("backup key %s is not in %s; to create a key give a name, not an id"
-                           % (params["id"], store))
-    if key is not None and not params["id"] and (key.scope, key.domain) != (params["scope"], params["domain"]):
-        raise InvalidInput("a backup key named %r already exists in the %s scope, not the %s scope asked for: "
-                           "choose another name" % (key.name, scope_label(key.scope, key.domain),
-                                                    scope_label(params["scope"], params["domain"])))
-    before = store.info(key) if key is not None else {}
-    created = key is None
-    if created:
-        if not params["name"]:
-            raise InvalidInput("name is required to create a backup key")
-        check_scope(params["scope"], params["domain"])
-        key = BackupKey.generate(params["name"], params["scope"], params["domain"])
-    is_default = before.get("is_default", False)
-    want_default = params["default"] if params["default"] is not None else is_default
-    changed = created or want_default != is_default
-    after = key.info(want_default)
-    if changed and not module.check_mode:
-        if created:
-            store.add(key)
-        if want_default != is_default:
-            store.set_default(key, want_default)
-    result = {"changed": changed, "key": after, "diff": {"before": before, "after": after}}
-    if module.check_mode and created:
-        result["key"] = dict(after, id=None)
-        result["diff"]["after"] = result["key"]
-    return result
+from ansible_collections.drkit.backup.plugins.module_utils import _module
+from ansible_collections.drkit.backup.plugins.module_utils.operations import keys
+from ansible_collections.drkit.backup.plugins.module_utils.store.catalog import DEFAULT_ROOT
 
 
 def main():
@@ -198,14 +142,18 @@ def main():
         default=dict(type="bool"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         force=dict(type="bool", default=False),
-        backup_roots=dict(type="list", elements="path", default=["/var/lib/drkit/backups"]),
+        backup_roots=dict(type="list", elements="path", default=[DEFAULT_ROOT]),
     )
-    argument_spec.update(module_helpers.keystore_argument_spec())
+    argument_spec.update(_module.keystore_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, required_one_of=[("name", "id")],
                            supports_check_mode=True)
-    store = Keystore(module.params["keystore"])
-    operation = _absent if module.params["state"] == "absent" else _present
-    module_helpers.run(module, operation, module, store)
+    params = module.params
+    if params["state"] == "absent":
+        _module.run(module, keys.key_absent, keystore=params["keystore"], key_id=params["id"], name=params["name"],
+                    force=params["force"], backup_roots=params["backup_roots"], check_mode=module.check_mode)
+    _module.run(module, keys.key_present, keystore=params["keystore"], key_id=params["id"], name=params["name"],
+                scope=params["scope"], domain=params["domain"], default=params["default"],
+                check_mode=module.check_mode)
 
 
 if __name__ == "__main__":

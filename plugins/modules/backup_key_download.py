@@ -34,15 +34,9 @@ options:
     required: true
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - drkit.backup.common.attributes
   - drkit.backup.common
   - drkit.backup.common.keystore
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 author:
   - drkit.backup maintainers (@drkit)
 seealso:
@@ -77,38 +71,10 @@ dest:
   sample: /root/nightly.drkitkey
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.drkit.backup.plugins.module_utils import module_helpers
-from ansible_collections.drkit.backup.plugins.module_utils.errors import DrkitError
-from ansible_collections.drkit.backup.plugins.module_utils.fsutil import write_atomic
-from ansible_collections.drkit.backup.plugins.module_utils.keys import (
-    Keystore, check_new_password, key_file_bytes, read_key_file)
-
-
-def _already_there(dest, key, password) -> bool:
-    if not os.path.isfile(dest):
-        return False
-    try:
-        held = read_key_file(dest, password)
-    except DrkitError:
-        return False
-    return held.id == key.id and held.material == key.material
-
-
-def download(module, store):
-    params = module.params
-    key = store.require(params["id"], params["name"])
-    check_new_password(params["password"])
-    result = {"key": store.info(key), "dest": params["dest"], "changed": False}
-    if _already_there(params["dest"], key, params["password"]):
-        return result
-    result["changed"] = True
-    if not module.check_mode:
-        write_atomic(params["dest"], key_file_bytes(key, params["password"]), 0o600)
-    return result
+from ansible_collections.drkit.backup.plugins.module_utils import _module
+from ansible_collections.drkit.backup.plugins.module_utils.operations import keys
 
 
 def main():
@@ -118,10 +84,12 @@ def main():
         dest=dict(type="path", required=True),
         password=dict(type="str", required=True, no_log=True),
     )
-    argument_spec.update(module_helpers.keystore_argument_spec())
+    argument_spec.update(_module.keystore_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, required_one_of=[("id", "name")],
                            mutually_exclusive=[("id", "name")], supports_check_mode=True)
-    module_helpers.run(module, download, module, Keystore(module.params["keystore"]))
+    params = module.params
+    _module.run(module, keys.key_download, keystore=params["keystore"], dest=params["dest"],
+                password=params["password"], key_id=params["id"], name=params["name"], check_mode=module.check_mode)
 
 
 if __name__ == "__main__":

@@ -19,16 +19,9 @@ options:
     type: path
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - drkit.backup.common.info_module
   - drkit.backup.common
   - drkit.backup.common.keystore
-attributes:
-  check_mode:
-    support: full
-    details: The module only reads; it behaves the same in check mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 author:
   - drkit.backup maintainers (@drkit)
 seealso:
@@ -95,22 +88,15 @@ key_file:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.drkit.backup.plugins.module_utils import module_helpers
-from ansible_collections.drkit.backup.plugins.module_utils.keys import Keystore, inspect_key_file
-
-
-def key_info(params):
-    if params["file"]:
-        return {"changed": False, "key_file": inspect_key_file(params["file"])}
-    store = Keystore(params["keystore"])
-    return {"changed": False, "backup_keys": [store.info(key) for key in store.keys()]}
+from ansible_collections.drkit.backup.plugins.module_utils import _module
+from ansible_collections.drkit.backup.plugins.module_utils.operations import keys
 
 
 def main():
     argument_spec = dict(file=dict(type="path"))
-    argument_spec.update(module_helpers.keystore_argument_spec())
+    argument_spec.update(_module.keystore_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    module_helpers.run(module, key_info, module.params)
+    _module.run(module, keys.key_info, keystore=module.params["keystore"], file=module.params["file"])
 
 
 if __name__ == "__main__":

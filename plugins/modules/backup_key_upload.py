@@ -30,15 +30,12 @@ options:
     type: bool
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - drkit.backup.common.attributes
   - drkit.backup.common
   - drkit.backup.common.keystore
 attributes:
-  check_mode:
-    support: full
   diff_mode:
     support: full
-  platform:
-    platforms: posix
 author:
   - drkit.backup maintainers (@drkit)
 seealso:
@@ -70,29 +67,8 @@ key:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.drkit.backup.plugins.module_utils import module_helpers
-from ansible_collections.drkit.backup.plugins.module_utils.errors import InvalidInput
-from ansible_collections.drkit.backup.plugins.module_utils.keys import Keystore, read_key_file
-
-
-def upload(module, store):
-    params = module.params
-    key = read_key_file(params["src"], params["password"])
-    present = store.get(key.id)
-    if present is not None and present.material != key.material:
-        raise InvalidInput("a different key with id %s is already in %s: refusing to replace it"
-                           % (key.id, store))
-    is_default = store.is_default(key) if present is not None else False
-    want_default = params["default"] if params["default"] is not None else is_default
-    changed = present is None or want_default != is_default
-    before = store.info(present) if present is not None else {}
-    after = key.info(want_default)
-    if changed and not module.check_mode:
-        if present is None:
-            store.add(key)
-        if want_default != is_default:
-            store.set_default(key, want_default)
-    return {"changed": changed, "key": after, "diff": {"before": before, "after": after}}
+from ansible_collections.drkit.backup.plugins.module_utils import _module
+from ansible_collections.drkit.backup.plugins.module_utils.operations import keys
 
 
 def main():
@@ -101,9 +77,11 @@ def main():
         password=dict(type="str", required=True, no_log=True),
         default=dict(type="bool"),
     )
-    argument_spec.update(module_helpers.keystore_argument_spec())
+    argument_spec.update(_module.keystore_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    module_helpers.run(module, upload, module, Keystore(module.params["keystore"]))
+    params = module.params
+    _module.run(module, keys.key_upload, keystore=params["keystore"], src=params["src"], password=params["password"],
+                default=params["default"], check_mode=module.check_mode)
 
 
 if __name__ == "__main__":

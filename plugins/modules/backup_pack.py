@@ -31,14 +31,8 @@ options:
     required: true
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - drkit.backup.common.attributes
   - drkit.backup.common
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 author:
   - drkit.backup maintainers (@drkit)
 seealso:
@@ -84,7 +78,8 @@ backup:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.drkit.backup.plugins.module_utils import module_helpers, operations
+from ansible_collections.drkit.backup.plugins.module_utils import _module
+from ansible_collections.drkit.backup.plugins.module_utils.operations import pack
 
 
 def main():
@@ -93,8 +88,8 @@ def main():
         dest=dict(type="path", required=True),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    module_helpers.run(module, operations.pack_backup, module.params["src"], module.params["dest"],
-                       check_mode=module.check_mode)
+    _module.run(module, pack.pack_backup, src=module.params["src"], dest=module.params["dest"],
+                check_mode=module.check_mode)
 
 
 if __name__ == "__main__":

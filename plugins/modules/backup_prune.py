@@ -64,16 +64,13 @@ notes:
   - The policy is decided again under the host's lock just before anything is removed.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - drkit.backup.common.attributes
   - drkit.backup.common
   - drkit.backup.common.state_dir
 attributes:
   check_mode:
     support: full
     details: Check mode returns what would be removed and kept, and removes nothing.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 author:
   - drkit.backup maintainers (@drkit)
 seealso:
@@ -162,33 +159,22 @@ groups:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.drkit.backup.plugins.module_utils import module_helpers, operations, retention
-from ansible_collections.drkit.backup.plugins.module_utils.timeutil import parse_duration
+from ansible_collections.drkit.backup.plugins.module_utils import _module
+from ansible_collections.drkit.backup.plugins.module_utils.operations import prune
+from ansible_collections.drkit.backup.plugins.module_utils.store.catalog import DEFAULT_ROOT
 
-
-def run_prune(module):
-    params = module.params
-    policy = retention.Policy(
-        last=params["keep_last"], hourly=params["keep_hourly"], daily=params["keep_daily"],
-        weekly=params["keep_weekly"], monthly=params["keep_monthly"], yearly=params["keep_yearly"],
-        within=parse_duration(params["keep_within"], "keep_within") if params["keep_within"] else 0)
-    return retention.prune(params["path"], policy, state_dir=params["state_dir"], check_mode=module.check_mode)
+RULES = ("keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly")
 
 
 def main():
-    argument_spec = dict(
-        path=dict(type="path", default=operations.DEFAULT_DEST),
-        keep_last=dict(type="int", default=0),
-        keep_hourly=dict(type="int", default=0),
-        keep_daily=dict(type="int", default=0),
-        keep_weekly=dict(type="int", default=0),
-        keep_monthly=dict(type="int", default=0),
-        keep_yearly=dict(type="int", default=0),
-        keep_within=dict(type="str"),
-    )
-    argument_spec.update(module_helpers.state_dir_argument_spec())
+    argument_spec = dict(path=dict(type="path", default=DEFAULT_ROOT), keep_within=dict(type="str"))
+    argument_spec.update({rule: dict(type="int", default=0) for rule in RULES})
+    argument_spec.update(_module.state_dir_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    module_helpers.run(module, run_prune, module)
+    params = module.params
+    _module.run(module, prune.prune_backups, path=params["path"], keep_within=params["keep_within"],
+                state_dir=params["state_dir"], check_mode=module.check_mode,
+                **{rule: params[rule] for rule in RULES})
 
 
 if __name__ == "__main__":

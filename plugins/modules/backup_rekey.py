@@ -38,17 +38,11 @@ options:
     default: []
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - drkit.backup.common.attributes
   - drkit.backup.common
   - drkit.backup.common.keystore
   - drkit.backup.common.gpg_home
   - drkit.backup.common.unlock
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 author:
   - drkit.backup maintainers (@drkit)
 seealso:
@@ -99,7 +93,8 @@ failed:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.drkit.backup.plugins.module_utils import module_helpers, operations
+from ansible_collections.drkit.backup.plugins.module_utils import _module
+from ansible_collections.drkit.backup.plugins.module_utils.operations import rekey
 
 
 def main():
@@ -108,19 +103,11 @@ def main():
         key_ids=dict(type="list", elements="str", default=[], no_log=False),
         gpg_recipients=dict(type="list", elements="str", default=[]),
     )
-    argument_spec.update(module_helpers.unlock_argument_spec())
+    argument_spec.update(_module.unlock_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
-
-    def rekey():
-        result = operations.rekey_backups(module_helpers.unlocker(params), params["path"], params["key_ids"],
-                                          params["gpg_home"], params["gpg_recipients"], module.check_mode)
-        if result["failed"]:
-            result["msg"] = "; ".join("%s: %s" % (item["path"], item["msg"]) for item in result["failed"])
-            module.fail_json(**result)
-        return result
-
-    module_helpers.run(module, rekey)
+    _module.run(module, rekey.rekey, unlocker=_module.unlocker(params), path=params["path"], key_ids=params["key_ids"],
+                gpg_home=params["gpg_home"], gpg_recipients=params["gpg_recipients"], check_mode=module.check_mode)
 
 
 if __name__ == "__main__":

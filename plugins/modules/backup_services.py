@@ -37,6 +37,7 @@ notes:
     when it is already stopped.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - drkit.backup.common.attributes
   - drkit.backup.common
   - drkit.backup.common.services
   - drkit.backup.common.state_dir
@@ -44,10 +45,6 @@ attributes:
   check_mode:
     support: full
     details: Check mode returns the services it would start or stop, in order.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 author:
   - drkit.backup maintainers (@drkit)
 seealso:
@@ -88,7 +85,8 @@ services_stopped:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.drkit.backup.plugins.module_utils import module_helpers, operations
+from ansible_collections.drkit.backup.plugins.module_utils import _module
+from ansible_collections.drkit.backup.plugins.module_utils.operations import services
 
 
 def main():
@@ -96,14 +94,14 @@ def main():
         state=dict(type="str", choices=["started", "stopped"], default="started"),
         services=dict(type="list", elements="str"),
     )
-    argument_spec.update(module_helpers.services_argument_spec())
-    argument_spec.update(module_helpers.state_dir_argument_spec())
+    argument_spec.update(_module.services_argument_spec())
+    argument_spec.update(_module.state_dir_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, required_if=[("state", "stopped", ("services",))],
                            supports_check_mode=True)
     params = module.params
-    module_helpers.run(module, operations.control_services, state=params["state"], services=params["services"],
-                       stop_command=params["stop_command"], start_command=params["start_command"],
-                       state_dir=params["state_dir"], check_mode=module.check_mode)
+    _module.run(module, services.control_services, state=params["state"], services=params["services"],
+                stop_command=params["stop_command"], start_command=params["start_command"],
+                state_dir=params["state_dir"], check_mode=module.check_mode)
 
 
 if __name__ == "__main__":

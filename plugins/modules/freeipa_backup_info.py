@@ -23,14 +23,7 @@ options:
     default: /var/lib/ipa/backup
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: The module only reads; it behaves the same in check mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - drkit.backup.common.info_module
 requirements:
   - Python 3.9 or later on the managed host.
 author:
@@ -129,18 +122,14 @@ backups:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.drkit.backup.plugins.module_utils import module_helpers
-from ansible_collections.drkit.backup.plugins.module_utils.providers.freeipa import native_backups
-
-
-def list_backups(backup_dir):
-    return {"changed": False, "backups": native_backups(backup_dir)}
+from ansible_collections.drkit.backup.plugins.module_utils import _module
+from ansible_collections.drkit.backup.plugins.module_utils.operations import freeipa
 
 
 def main():
     module = AnsibleModule(argument_spec=dict(backup_dir=dict(type="path", default="/var/lib/ipa/backup")),
                            supports_check_mode=True)
-    module_helpers.run_plain(module, list_backups, module.params["backup_dir"])
+    _module.run(module, freeipa.list_native_backups, libraries=False, backup_dir=module.params["backup_dir"])
 
 
 if __name__ == "__main__":

@@ -39,14 +39,11 @@ options:
     default: 3600
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - drkit.backup.common.attributes
 attributes:
   check_mode:
     support: full
     details: Check mode returns the command that would run and runs nothing.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 requirements:
   - Python 3.9 or later on the managed host.
   - An IdM (FreeIPA) server with C(ipa-replica-manage) (and C(ipa-csreplica-manage) for the C(ca) suffix).
@@ -91,7 +88,8 @@ output:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.drkit.backup.plugins.module_utils import freeipa_cli, module_helpers
+from ansible_collections.drkit.backup.plugins.module_utils import _module
+from ansible_collections.drkit.backup.plugins.module_utils.operations import freeipa
 
 
 def main():
@@ -104,8 +102,9 @@ def main():
         ),
         supports_check_mode=True)
     params = module.params
-    module_helpers.run_plain(module, freeipa_cli.reinitialize, params["from_server"], params["suffix"],
-                             params["dm_password"], timeout=params["timeout"], check_mode=module.check_mode)
+    _module.run(module, freeipa.reinitialize, libraries=False, from_server=params["from_server"],
+                suffix=params["suffix"], dm_password=params["dm_password"], timeout=params["timeout"],
+                check_mode=module.check_mode)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ options:
     required: true
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - drkit.backup.common.attributes
   - drkit.backup.freeipa
 attributes:
   check_mode:
@@ -36,8 +37,6 @@ attributes:
   diff_mode:
     support: full
     details: The diff shows the server's state before and after.
-  platform:
-    platforms: posix
 author:
   - drkit.backup maintainers (@drkit)
 seealso:
@@ -77,7 +76,8 @@ roles:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.drkit.backup.plugins.module_utils import freeipa_cli, module_helpers
+from ansible_collections.drkit.backup.plugins.module_utils import _module
+from ansible_collections.drkit.backup.plugins.module_utils.operations import freeipa
 
 
 def main():
@@ -85,11 +85,11 @@ def main():
         server=dict(type="str", required=True),
         state=dict(type="str", choices=["hidden", "enabled"], required=True),
     )
-    argument_spec.update(module_helpers.freeipa_argument_spec())
+    argument_spec.update(_module.freeipa_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
-    module_helpers.run_plain(module, freeipa_cli.server_state, params["server"], params["state"],
-                             ccache=params["krb5_ccache"], check_mode=module.check_mode)
+    _module.run(module, freeipa.server_state, libraries=False, server=params["server"], state=params["state"],
+                ccache=params["krb5_ccache"], check_mode=module.check_mode)
 
 
 if __name__ == "__main__":

@@ -47,15 +47,8 @@ options:
     type: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - drkit.backup.common.info_module
   - drkit.backup.freeipa
-attributes:
-  check_mode:
-    support: full
-    details: The module only reads; it behaves the same in check mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 author:
   - drkit.backup maintainers (@drkit)
 seealso:
@@ -175,22 +168,23 @@ reinitialize:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.drkit.backup.plugins.module_utils import freeipa_cli, module_helpers
+from ansible_collections.drkit.backup.plugins.module_utils import _module
+from ansible_collections.drkit.backup.plugins.module_utils.operations import freeipa
+from ansible_collections.drkit.backup.plugins.module_utils.providers.freeipa.topology import BACKUP_ROLES
 
 
 def main():
     argument_spec = dict(
         select=dict(type="str", choices=["none", "hidden", "any"], default="none"),
         prefer=dict(type="list", elements="str", default=[]),
-        roles=dict(type="list", elements="str", choices=list(freeipa_cli.BACKUP_ROLES)),
+        roles=dict(type="list", elements="str", choices=list(BACKUP_ROLES)),
         reinitialize_from=dict(type="str"),
     )
-    argument_spec.update(module_helpers.freeipa_argument_spec())
+    argument_spec.update(_module.freeipa_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
-    module_helpers.run_plain(module, freeipa_cli.topology_info, ccache=params["krb5_ccache"],
-                             select=params["select"], prefer=params["prefer"], roles=params["roles"],
-                             reinitialize_from=params["reinitialize_from"])
+    _module.run(module, freeipa.topology_info, libraries=False, ccache=params["krb5_ccache"], select=params["select"],
+                prefer=params["prefer"], roles=params["roles"], reinitialize_from=params["reinitialize_from"])
 
 
 if __name__ == "__main__":

@@ -39,19 +39,18 @@ options:
     type: str
   provider_options:
     description:
-      - Options of the provider. For V(files), C(target_root) (default V(/)) restores under another directory,
-        and C(services) lists services to stop while files are written.
-      - For V(freeipa), C(data_only) (bool, C(ipa-restore --data), only the LDAP data, from a full or data
-        backup), C(no_logs) (bool, C(--no-logs)), C(rehide) (bool, default true, hide the server again when it was
-        hidden), C(dm_password_file) (a root-only file holding the Directory Manager password, instead of
-        O(provider_secrets)), C(gnupghome) (for a backup whose native archive is GPG-encrypted), C(staging_dir)
-        (default C(/var/lib/ipa/backup)), C(krb5_ccache), C(timeout) and C(root) as for M(drkit.backup.backup).
+      - Options of the provider, checked against its declaration; docs/providers/<provider>.md in the collection
+        lists them with their types, defaults and the verbs that take them (for V(files), C(target_root) and
+        C(services); for V(freeipa), C(root), C(data_only), C(rehide), C(dm_password_file) and more).
+      - An unknown option, one a restore does not take, or one of the wrong type is refused, naming the provider
+        and the option. An option that only describes the backup (as its header records it) is ignored.
     type: dict
     default: {}
   provider_secrets:
     description:
-      - Secrets of the provider, never logged or returned. For V(freeipa), C(dm_password), the Directory Manager
-        password (needed on a configured IdM server).
+      - Secrets of the provider (those its documentation marks as secrets), never logged, returned or put on a
+        command line. For V(freeipa), C(dm_password), the Directory Manager password (needed on a configured IdM
+        server).
     type: dict
     default: {}
   parts:
@@ -60,6 +59,7 @@ options:
     elements: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - drkit.backup.common.attributes
   - drkit.backup.common
   - drkit.backup.common.keystore
   - drkit.backup.common.gpg_home
@@ -75,8 +75,6 @@ attributes:
   diff_mode:
     support: full
     details: The diff lists the files that change (or would).
-  platform:
-    platforms: posix
 author:
   - drkit.backup maintainers (@drkit)
 seealso:
@@ -158,7 +156,8 @@ reinitialize:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.drkit.backup.plugins.module_utils import module_helpers, operations
+from ansible_collections.drkit.backup.plugins.module_utils import _module
+from ansible_collections.drkit.backup.plugins.module_utils.operations import restore
 
 
 def main():
@@ -169,18 +168,18 @@ def main():
         parts=dict(type="list", elements="str"),
         provider_secrets=dict(type="dict", default={}, no_log=True),
     )
-    argument_spec.update(module_helpers.unlock_argument_spec())
-    argument_spec.update(module_helpers.hsm_argument_spec())
-    argument_spec.update(module_helpers.trust_argument_spec())
-    argument_spec.update(module_helpers.services_argument_spec())
-    argument_spec.update(module_helpers.state_dir_argument_spec())
+    argument_spec.update(_module.unlock_argument_spec())
+    argument_spec.update(_module.hsm_argument_spec())
+    argument_spec.update(_module.trust_argument_spec())
+    argument_spec.update(_module.services_argument_spec())
+    argument_spec.update(_module.state_dir_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
-    module_helpers.run(module, lambda: operations.restore_backup(
-        module_helpers.unlocker(params), params["backup"], provider=params["provider"],
-        provider_options=params["provider_options"], parts=params["parts"], stop_command=params["stop_command"],
-        start_command=params["start_command"], state_dir=params["state_dir"], check_mode=module.check_mode,
-        trusted=module_helpers.trusted(params), provider_secrets=params["provider_secrets"]))
+    _module.run(module, restore.restore_backup, unlocker=_module.unlocker(params), backup=params["backup"],
+                provider=params["provider"], provider_options=params["provider_options"], parts=params["parts"],
+                stop_command=params["stop_command"], start_command=params["start_command"],
+                state_dir=params["state_dir"], check_mode=module.check_mode,
+                trusted_certificates=params["trusted_certificates"], provider_secrets=params["provider_secrets"])
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(scope="module")
 def keystore_module(tmp_path_factory):
-    from ansible_collections.drkit.backup.plugins.module_utils import keys
+    from ansible_collections.drkit.backup.plugins.module_utils.protection import keystore as keys
     store = keys.Keystore(str(tmp_path_factory.mktemp("keys")))
     key = keys.BackupKey.generate("main", "system", None)
     store.add(key)

@@ -3,7 +3,7 @@
 
 A module runs as Ansible runs it on a host: its own Python process, its arguments in a JSON file, its result
 on standard output. ``crash_at`` names a crash point (``DRKIT_BACKUP_CRASH_AT``, see
-plugins/module_utils/faults.py): the process kills itself there with SIGKILL.
+plugins/module_utils/common/faults.py): the process kills itself there with SIGKILL.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 
-from ansible_collections.drkit.backup.plugins.module_utils import faults
+from ansible_collections.drkit.backup.plugins.module_utils.common import faults
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 COLLECTIONS = os.path.join(ROOT, ".build", "collections")

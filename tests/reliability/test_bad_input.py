@@ -14,7 +14,8 @@ import os
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.drkit.backup.plugins.module_utils import keys, operations
+from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
+from ansible_collections.drkit.backup.plugins.module_utils.protection import keystore as keys
 
 
 def run_module(name, args):
@@ -41,7 +42,7 @@ def world(tmp_path_factory):
     store.set_default(system, True)
     (base / "data").mkdir()
     (base / "data" / "f.txt").write_text("x\n")
-    made = operations.create_backup(store, "files", {"paths": [str(base / "data")]}, dest=str(base / "backups"))
+    made = create_backup(store, "files", {"paths": [str(base / "data")]}, dest=str(base / "backups"))
     (base / "a-file").write_text("not a directory\n")
     (base / "not-a-key").write_text("hello\n")
     return {"base": str(base), "keystore": str(base / "keys"), "system": system.id, "domain": domain.id,

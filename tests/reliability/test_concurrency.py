@@ -9,8 +9,9 @@ import time
 
 import pytest
 
-from ansible_collections.drkit.backup.plugins.module_utils import operations
-from ansible_collections.drkit.backup.plugins.module_utils.protection import Unlocker
+from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
+from ansible_collections.drkit.backup.plugins.module_utils.operations.info import backup_info
+from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
 
 from procs import finish, run_module, start_module
 from test_crashes import fill
@@ -66,8 +67,8 @@ def test_a_second_operation_is_refused_naming_the_first(tmp_path, keystore_modul
     state, dest, work = str(tmp_path / "state"), str(tmp_path / "backups"), str(tmp_path / "work")
     common = {"keystore": keystore_module.path, "state_dir": state}
     backup = dict(common, provider="files", dest=dest, provider_options={"paths": [str(data)]})
-    existing = operations.create_backup(keystore_module, "files", {"paths": [str(data)]}, dest=dest,
-                                        state_dir=state)["path"]
+    existing = create_backup(keystore_module, "files", {"paths": [str(data)]}, dest=dest,
+                             state_dir=state)["path"]
     target = str(tmp_path / "target")
     restore = dict(common, backup=existing, provider_options={"target_root": target, "services": ["held"]},
                    **hold.commands)
@@ -80,7 +81,7 @@ def test_a_second_operation_is_refused_naming_the_first(tmp_path, keystore_modul
         proc = start_module(module, first_args, work)
         try:
             hold.wait()
-            status = operations.backup_info(dest, state_dir=state)["operation"]
+            status = backup_info(dest, state_dir=state)["operation"]
             assert status and status["pid"] == proc.pid and status["operation"] == module, status
             first = {"pid": proc.pid, "record": status}
             for second in seconds:
@@ -96,5 +97,5 @@ def test_a_second_operation_is_refused_naming_the_first(tmp_path, keystore_modul
         assert done.ok, done
     # Once the first is done, the same runs go through, and nothing was damaged.
     assert run_module("backup", dict(backup, online=True), work).ok
-    info = operations.backup_info(dest, "full", Unlocker(keystore_module), state_dir=state)
+    info = backup_info(dest, "full", Unlocker(keystore_module), state_dir=state)
     assert info["verified"] and info["operation"] is None and not info["interrupted"], info

@@ -11,9 +11,13 @@ import shutil
 
 import pytest
 
-from ansible_collections.drkit.backup.plugins.module_utils import operations, packfile
-from ansible_collections.drkit.backup.plugins.module_utils.errors import DrkitError
-from ansible_collections.drkit.backup.plugins.module_utils.protection import Unlocker
+from ansible_collections.drkit.backup.plugins.module_utils.common.errors import DrkitError
+from ansible_collections.drkit.backup.plugins.module_utils.format.sources import PackedSource, open_backup
+from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
+from ansible_collections.drkit.backup.plugins.module_utils.operations.info import backup_info
+from ansible_collections.drkit.backup.plugins.module_utils.operations.pack import pack_backup
+from ansible_collections.drkit.backup.plugins.module_utils.operations.restore import restore_backup
+from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
 
 KINDS = ("flip", "truncate", "append")
 
@@ -27,9 +31,9 @@ def originals(tmp_path_factory, keystore_module):
                           ("ldif", b"dn: uid=u,cn=users\nuid: u\n\n" * 40000)):
         (data / name).mkdir(parents=True)
         (data / name / "content").write_bytes(content)
-    made = operations.create_backup(keystore_module, "files", {"paths": [str(data / n) for n in ("conf", "db", "ldif")]},
-                                    dest=str(base / "backups"))
-    packed = operations.pack_backup(made["path"], str(base / "packed"))["path"]
+    made = create_backup(keystore_module, "files", {"paths": [str(data / n) for n in ("conf", "db", "ldif")]},
+                         dest=str(base / "backups"))
+    packed = pack_backup(made["path"], str(base / "packed"))["path"]
     return {"directory": made["path"], "file": packed, "base": base}
 
 
@@ -56,7 +60,7 @@ def damage(path, rng):
 
 def part_at(packed, offset):
     """The part whose stored bytes hold ``offset`` in a single-file backup, or None."""
-    source = packfile.PackedSource(packed)
+    source = PackedSource(packed)
     for name in source.stored_parts():
         handle, length = source.open_part(name)
         with handle:
@@ -87,11 +91,11 @@ def test_every_corruption_is_detected_and_nothing_is_restored(
         what, offset = damage(victim, rng)
         tally["corruptions made"] += 1
 
-        info = operations.backup_info(copy, "full", unlocker)
+        info = backup_info(copy, "full", unlocker)
         assert not info["verified"], "verify full missed: %s" % what
         target = tmp_path / ("restore-%d" % attempt)
         with pytest.raises(DrkitError) as refused:
-            operations.restore_backup(unlocker, copy, provider_options={"target_root": str(target)})
+            restore_backup(unlocker, copy, provider_options={"target_root": str(target)})
         assert not target.exists(), "restore wrote something from a damaged backup (%s)" % what
         if form == "file":
             damaged_part = part_at(source, offset) if offset is not None else None
@@ -101,4 +105,4 @@ def test_every_corruption_is_detected_and_nothing_is_restored(
             assert damaged_part in info["problems"][0] and damaged_part in str(refused.value), what
         tally["corruptions detected"] += 1
         shutil.rmtree(os.path.dirname(copy))
-    assert packfile.open_backup(source)  # the original is untouched
+    assert open_backup(source)  # the original is untouched

@@ -32,9 +32,14 @@ import sys
 
 import pytest
 
-from ansible_collections.drkit.backup.plugins.module_utils import faults, operations
-from ansible_collections.drkit.backup.plugins.module_utils.protection import Unlocker
-from ansible_collections.drkit.backup.plugins.module_utils.staging import JOURNAL, TEMP_SUFFIX
+from ansible_collections.drkit.backup.plugins.module_utils.common import faults
+from ansible_collections.drkit.backup.plugins.module_utils.host.staging import JOURNAL, TEMP_SUFFIX
+from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
+from ansible_collections.drkit.backup.plugins.module_utils.operations.delete import delete_backup
+from ansible_collections.drkit.backup.plugins.module_utils.operations.info import backup_info
+from ansible_collections.drkit.backup.plugins.module_utils.operations.pack import pack_backup
+from ansible_collections.drkit.backup.plugins.module_utils.operations.restore import restore_backup
+from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
 
 from procs import COLLECTIONS, ROOT, Services, run_module
 
@@ -114,30 +119,30 @@ def world(tmp_path_factory, keystore_module):
                      ("ldif/all.ldif", b"dn: uid=u,cn=users,dc=example\nuid: u\n\n" * 40000, 0o600)])
     dest = base / "backups"
     setup_state = str(base / "setup-state")
-    earlier = operations.create_backup(keystore_module, "files", {"paths": [str(data / "conf")]}, dest=str(dest),
-                                       state_dir=setup_state)
-    earlier_file = operations.pack_backup(earlier["path"], str(dest))["path"]
+    earlier = create_backup(keystore_module, "files", {"paths": [str(data / "conf")]}, dest=str(dest),
+                            state_dir=setup_state)
+    earlier_file = pack_backup(earlier["path"], str(dest))["path"]
 
     # The restore: files in their state before (old) and the backup of their state after (new).
     source = base / "source"
     new_files = [("big.bin", os.urandom(int(2.5 * MIB)), 0o600), ("a.txt", b"new a\n" * 1000, 0o644),
                  ("b.txt", b"same b\n", 0o644), ("sub/c.txt", b"new c\n", 0o644), ("sub/new.txt", b"added\n", 0o600)]
     fill(str(source), new_files)
-    restore_backup = operations.create_backup(keystore_module, "files", {"paths": [str(source)]},
-                                              dest=str(base / "restore-backups"), state_dir=setup_state)["path"]
+    restore_source = create_backup(keystore_module, "files", {"paths": [str(source)]},
+                                   dest=str(base / "restore-backups"), state_dir=setup_state)["path"]
     old = base / "old" / str(source).lstrip("/")
     fill(str(old), [("big.bin", os.urandom(int(2.5 * MIB)), 0o600), ("a.txt", b"old a\n", 0o644),
                     ("b.txt", b"same b\n", 0o644), ("sub/c.txt", b"old c\n", 0o600)])
     shutil.copystat(str(source / "b.txt"), str(old / "b.txt"))
     reference = base / "reference"
     shutil.copytree(str(base / "old"), str(reference), symlinks=True)
-    operations.restore_backup(Unlocker(keystore_module), restore_backup,
-                              provider_options={"target_root": str(reference)}, state_dir=setup_state)
+    restore_backup(Unlocker(keystore_module), restore_source,
+                   provider_options={"target_root": str(reference)}, state_dir=setup_state)
     services = Services(base / "services")
     services.start(SERVICE)
     world = {"base": base, "data": data, "dest": str(dest), "earlier": [earlier["path"], earlier_file],
              "keystore": keystore_module.path, "state": str(base / "state"), "services": services,
-             "restore_backup": restore_backup, "old": base / "old",
+             "restore_backup": restore_source, "old": base / "old",
              "old_snapshot": snapshot(str(base / "old")), "new_snapshot": snapshot(str(reference)),
              "work": str(base / "work"), "unlocker": Unlocker(keystore_module)}
     assert world["old_snapshot"] != world["new_snapshot"]
@@ -206,15 +211,15 @@ def crash_backup(w, point, scenario, problems, lost):
     if not again.ok:
         problems.append("the backup after %s failed: %r" % (point, again))
         return
-    left = [b["path"] for b in operations.backup_info(w["dest"])["backups"] if b["status"] != "complete"]
+    left = [b["path"] for b in backup_info(w["dest"])["backups"] if b["status"] != "complete"]
     if left:
         problems.append("after %s and the next runs, what the killed run left is still there: %s" % (point, left))
-    status = operations.backup_info(again.json["path"], "full", w["unlocker"], state_dir=w["state"])
+    status = backup_info(again.json["path"], "full", w["unlocker"], state_dir=w["state"])
     if not status["verified"] or status["interrupted"] or status["services_stopped"]:
         problems.append("after %s, the next backup or the status is wrong: %s" % (point, status))
     if not w["services"].running(SERVICE):
         problems.append("after %s and the next backup, %s is not running" % (point, SERVICE))
-    operations.delete_backup(w["dest"], os.path.basename(again.json["path"]), state_dir=w["state"])
+    delete_backup(w["dest"], os.path.basename(again.json["path"]), state_dir=w["state"])
 
 
 def crash_seal(w, point, scenario, problems, lost):
@@ -229,13 +234,13 @@ def crash_seal(w, point, scenario, problems, lost):
         return
     check_listing(w, w["dest"], point, problems, lost)
     again = run_module("backup", seal, w["work"])
-    if not again.ok or not operations.backup_info(again.json["path"], "full", w["unlocker"])["verified"]:
+    if not again.ok or not backup_info(again.json["path"], "full", w["unlocker"])["verified"]:
         problems.append("sealing the capture again after %s failed: %r" % (point, again))
         return
-    left = [b["path"] for b in operations.backup_info(w["dest"])["backups"] if b["status"] != "complete"]
+    left = [b["path"] for b in backup_info(w["dest"])["backups"] if b["status"] != "complete"]
     if left:
         problems.append("after %s and sealing again, something was left: %s" % (point, left))
-    operations.delete_backup(w["dest"], os.path.basename(again.json["path"]), state_dir=w["state"])
+    delete_backup(w["dest"], os.path.basename(again.json["path"]), state_dir=w["state"])
 
 
 def crash_pack(w, point, scenario, problems, lost):
@@ -249,14 +254,14 @@ def crash_pack(w, point, scenario, problems, lost):
         problems.append("crash point %s was never reached: %r" % (point, killed))
         return
     if os.path.isdir(out):
-        listed = operations.backup_info(out, "full", w["unlocker"])
+        listed = backup_info(out, "full", w["unlocker"])
         if [item for item in listed["backups"] if item["status"] == "complete"]:
             problems.append("after %s, %s holds a backup listed complete: %s" % (point, out, listed["backups"]))
     for path in w["earlier"]:
-        if not operations.backup_info(path, "full", w["unlocker"])["verified"]:
+        if not backup_info(path, "full", w["unlocker"])["verified"]:
             lost.append("after %s, %s no longer verifies" % (point, path))
     again = run_module("backup_pack", args, w["work"])
-    if not again.ok or not operations.backup_info(again.json["path"], "full", w["unlocker"])["verified"]:
+    if not again.ok or not backup_info(again.json["path"], "full", w["unlocker"])["verified"]:
         problems.append("the %s after %s failed or does not verify: %r" % (scenario, point, again))
         return
     (os.unlink if os.path.isfile(again.json["path"]) else shutil.rmtree)(again.json["path"])
@@ -361,7 +366,7 @@ def test_role_starts_what_a_killed_run_left_stopped(world, tally, fast, tmp_path
     args = backup_args(world, "offline")
     assert run_module("backup", args, world["work"], crash_at="capture.raw@1").killed
     assert not world["services"].running(SERVICE)
-    info = operations.backup_info(world["dest"], state_dir=world["state"])
+    info = backup_info(world["dest"], state_dir=world["state"])
     assert info["services_stopped"] == [SERVICE], info
     playbook = tmp_path / "backup.yml"
     playbook.write_text("""- hosts: localhost
@@ -389,6 +394,6 @@ def test_role_starts_what_a_killed_run_left_stopped(world, tally, fast, tmp_path
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "Start the services an interrupted run left stopped" in proc.stdout
     assert world["services"].running(SERVICE)
-    status = operations.backup_info(world["dest"], "full", world["unlocker"], state_dir=world["state"])
+    status = backup_info(world["dest"], "full", world["unlocker"], state_dir=world["state"])
     assert status["verified"] and not status["services_stopped"] and not status["interrupted"], status
     tally["faults survived"] += 1

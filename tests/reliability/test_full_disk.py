@@ -10,9 +10,11 @@ import os
 
 import pytest
 
-from ansible_collections.drkit.backup.plugins.module_utils import operations
-from ansible_collections.drkit.backup.plugins.module_utils.protection import Unlocker
-from ansible_collections.drkit.backup.plugins.module_utils.staging import JOURNAL, TEMP_SUFFIX
+from ansible_collections.drkit.backup.plugins.module_utils.host.staging import JOURNAL, TEMP_SUFFIX
+from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
+from ansible_collections.drkit.backup.plugins.module_utils.operations.info import backup_info
+from ansible_collections.drkit.backup.plugins.module_utils.operations.pack import pack_backup
+from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
 
 from procs import Services, run_module, tmpfs
 from test_crashes import fill, snapshot
@@ -26,9 +28,9 @@ def world(tmp_path_factory, keystore_module):
     base = tmp_path_factory.mktemp("full-disk")
     fill(str(base / "small"), [("app.conf", b"realm = EXAMPLE.TEST\n" * 100, 0o600)])
     fill(str(base / "big"), [("random.bin", os.urandom(6 * MIB), 0o600)])
-    big = operations.create_backup(keystore_module, "files", {"paths": [str(base / "big")]},
-                                   dest=str(base / "backups"), state_dir=str(base / "state"))["path"]
-    big_file = operations.pack_backup(big, str(base / "backups"))["path"]
+    big = create_backup(keystore_module, "files", {"paths": [str(base / "big")]},
+                        dest=str(base / "backups"), state_dir=str(base / "state"))["path"]
+    big_file = pack_backup(big, str(base / "backups"))["path"]
     services = Services(base / "services")
     services.start("svc")
     yield {"base": base, "keystore": keystore_module.path, "big": big, "big_file": big_file,
@@ -70,7 +72,7 @@ def test_full_disk_gives_a_clear_error_and_leaves_nothing_partial(world, tally, 
                 problems.append("not a clear failure: %r" % result)
             if sorted(os.listdir(dest)) != [os.path.basename(earlier.json["path"])]:
                 problems.append("something partial was left: %s" % os.listdir(dest))
-            info = operations.backup_info(dest, "full", world["unlocker"])
+            info = backup_info(dest, "full", world["unlocker"])
             if not info["verified"]:
                 tally["data lost"] += 1
                 problems.append("the earlier backup no longer verifies: %s" % info["problems"])
@@ -107,7 +109,7 @@ def test_full_disk_gives_a_clear_error_and_leaves_nothing_partial(world, tally, 
                 problems.append("not a clear failure: %r" % result)
             if os.listdir(out):
                 problems.append("something partial was left: %s" % os.listdir(out))
-            if not operations.backup_info(src, "full", world["unlocker"])["verified"]:
+            if not backup_info(src, "full", world["unlocker"])["verified"]:
                 tally["data lost"] += 1
                 problems.append("the %s source no longer verifies" % mode)
             return problems

@@ -11,11 +11,17 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ansible_collections.drkit.backup.plugins.module_utils import archive, canonjson, keys, operations, packfile
-from ansible_collections.drkit.backup.plugins.module_utils.errors import DrkitError
-from ansible_collections.drkit.backup.plugins.module_utils.protection import Unlocker
-from ansible_collections.drkit.backup.plugins.module_utils.stream import ChunkCodec, PartReader
-from ansible_collections.drkit.backup.plugins.module_utils.workers import worker_pool
+from ansible_collections.drkit.backup.plugins.module_utils.common import canonjson
+from ansible_collections.drkit.backup.plugins.module_utils.common.errors import DrkitError
+from ansible_collections.drkit.backup.plugins.module_utils.common.workers import worker_pool
+from ansible_collections.drkit.backup.plugins.module_utils.format.codec import ChunkCodec, PartReader
+from ansible_collections.drkit.backup.plugins.module_utils.format.header import Header
+from ansible_collections.drkit.backup.plugins.module_utils.format.sources import open_backup
+from ansible_collections.drkit.backup.plugins.module_utils.format.verify import verify_backup
+from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
+from ansible_collections.drkit.backup.plugins.module_utils.operations.pack import pack_backup
+from ansible_collections.drkit.backup.plugins.module_utils.protection import keystore as keys
+from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
@@ -42,9 +48,9 @@ def samples(tmp_path_factory, keystore_module):
     base = tmp_path_factory.mktemp("fuzz")
     (base / "data").mkdir()
     (base / "data" / "users.ldif").write_bytes(b"dn: uid=alice\nuid: alice\n" * 50)
-    made = operations.create_backup(keystore_module, "files", {"paths": [str(base / "data")]},
-                                    dest=str(base / "backups"))
-    packed = operations.pack_backup(made["path"], str(base / "packed"))["path"]
+    made = create_backup(keystore_module, "files", {"paths": [str(base / "data")]},
+                         dest=str(base / "backups"))
+    packed = pack_backup(made["path"], str(base / "packed"))["path"]
     key_file = base / "key.drkitkey"
     key_file.write_bytes(keys.key_file_bytes(keystore_module.keys()[0], "fuzzing password"))
     with open(os.path.join(made["path"], "header.json"), "rb") as handle:
@@ -81,15 +87,15 @@ def test_header_parser(samples, tally, fast):
     @given(edits=EDITS, value=JSON, path=st.lists(st.sampled_from(sorted(doc) + sorted(doc["manifest"])), max_size=2),
            raw=st.binary(max_size=300))
     def check(edits, value, path, raw):
-        only_clean_errors(tally, archive.Header.parse, mutate(samples["header"], edits), "fuzzed header")
-        only_clean_errors(tally, archive.Header.parse, raw, "fuzzed header")
+        only_clean_errors(tally, Header.parse, mutate(samples["header"], edits), "fuzzed header")
+        only_clean_errors(tally, Header.parse, raw, "fuzzed header")
         changed = json.loads(samples["header"])
         target = changed
         for key in path[:-1]:
             target = target.get(key) if isinstance(target, dict) and isinstance(target.get(key), dict) else target
         if path and isinstance(target, dict):
             target[path[-1]] = value
-        only_clean_errors(tally, archive.Header.parse, canonjson.dumps(changed), "fuzzed header")
+        only_clean_errors(tally, Header.parse, canonjson.dumps(changed), "fuzzed header")
 
     check()
 
@@ -119,8 +125,8 @@ def test_single_file_parser(samples, keystore_module, tally, fast, tmp_path):
     def open_and_verify(data):
         path.write_bytes(data)
         with worker_pool() as pool:
-            source = packfile.open_backup(str(path))
-            header, problems = archive.check_backup(source, pool, Unlocker(keystore_module), full=True)
+            source = open_backup(str(path))
+            header, problems = verify_backup(source, pool, Unlocker(keystore_module), full=True)
         if not problems:
             raise AssertionError("a changed single-file backup verified")
 

@@ -23,7 +23,9 @@ import time
 
 import pytest
 
-from ansible_collections.drkit.backup.plugins.module_utils import faults, keys, operations
+from ansible_collections.drkit.backup.plugins.module_utils.common import faults
+from ansible_collections.drkit.backup.plugins.module_utils.operations.info import backup_info
+from ansible_collections.drkit.backup.plugins.module_utils.protection import keystore as keys
 
 from procs import COLLECTIONS
 from test_crashes import fill
@@ -184,7 +186,7 @@ def finished_copies(host):
     for path in copies(host):
         if "/.incoming/" in path:
             continue
-        info = operations.backup_info(path, "checksum")
+        info = backup_info(path, "checksum")
         result.append((path, info["verified"]))
     return result
 

@@ -7,15 +7,18 @@ import os
 
 import pytest
 
-from ansible_collections.drkit.backup.plugins.module_utils import keys, locking, operations, workers
+from ansible_collections.drkit.backup.plugins.module_utils.common import workers
+from ansible_collections.drkit.backup.plugins.module_utils.host import state as host_state
+from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
+from ansible_collections.drkit.backup.plugins.module_utils.protection import keystore as keys
 
 
 @pytest.fixture(autouse=True)
 def state_dir(tmp_path, monkeypatch):
     """Every test gets its own host state directory (never the real /var/lib/drkit)."""
     path = str(tmp_path / "state")
-    monkeypatch.setattr(locking, "DEFAULT_STATE_DIR", path)
-    monkeypatch.setattr(locking, "LOCK_WAIT", 0.3)  # a busy lock fails fast in tests
+    monkeypatch.setattr(host_state, "DEFAULT_STATE_DIR", path)
+    monkeypatch.setattr(host_state, "LOCK_WAIT", 0.3)  # a busy lock fails fast in tests
     return path
 
 
@@ -51,8 +54,8 @@ def data_tree(tmp_path):
 @pytest.fixture
 def backup_dir(tmp_path, keystore, data_tree):
     """A finished, encrypted backup of ``data_tree``; returns its path."""
-    result = operations.create_backup(keystore, "files", {"paths": [str(data_tree)]},
-                                      dest=str(tmp_path / "backups"))
+    result = create_backup(keystore, "files", {"paths": [str(data_tree)]},
+                           dest=str(tmp_path / "backups"))
     return result["path"]
 
 

@@ -1,30 +1,31 @@
 # -*- coding: utf-8 -*-
 # Copyright: drkit.backup contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What every provider offers the engine.
+"""What every provider offers the engine and the roles: the provider contract.
 
-A provider adapts one product: the services to stop for an offline backup
-(stopped in order, started in reverse), the type/online pairs it supports,
-the parts it captures, how to check that a backup fits this server, and how
-to restore each part.
+A provider adapts one product. It is one of three kinds, each a class here:
 
-Two ways to capture and restore:
+- :class:`PartsProvider`: drkit captures the data itself, part by part, and
+  restores each part (files, a database dump streamed from its tool);
+- :class:`ToolProvider`: one run of the product's own tool makes the whole
+  backup, whose files become parts, and the tool restores it as a whole
+  (``ipa-backup``/``ipa-restore``, ``kanidmd database backup``/``restore``);
+- :class:`ApplianceProvider`: a remote appliance driven over its API from
+  the controller or a delegate host makes and encrypts its own backup, which
+  drkit fetches and keeps as a drkit backup (CipherTrust Manager, MQ Appliance).
 
-- part by part (the default): ``parts()`` lists the parts, ``capture()``
-  writes each one, ``plan_part()`` and ``stage_part()`` restore each one;
-- through the product's own tool (``captures_with_tool`` /
-  ``restores_with_tool``), for products whose backup tool must run once and
-  produces several files (``ipa-backup``): ``capture_with_tool()`` runs it and
-  returns a :class:`ToolCapture` naming the files that become parts, and
-  ``restore_with_tool()`` hands the whole backup, staged back into the tool's
-  own layout by ``restore_stage()``, to the tool's restore command.
+Whatever the kind, a provider declares its options once (``OPTIONS``, see
+providers/options.py), the type/online pairs it supports, the services an
+offline backup stops, and the facts the roles read (:meth:`Provider.facts`)
+so that no role ever tests a provider's name.
 """
 
 from __future__ import annotations
 
 import contextlib
 
-from ansible_collections.drkit.backup.plugins.module_utils.errors import InvalidInput
+from ansible_collections.drkit.backup.plugins.module_utils.common.errors import InvalidInput
+from ansible_collections.drkit.backup.plugins.module_utils.providers import options as option_spec
 
 
 class PartSpec:
@@ -36,8 +37,8 @@ class PartSpec:
         self.extra = extra
 
 
-class ToolCapture:
-    """What one run of a product's own backup tool produced.
+class NativeCapture:
+    """The product's own backup (made by its tool, or by an appliance and fetched), whose files become parts.
 
     ``parts``: (PartSpec, path of the file holding its raw content) in order.
     ``manifest``: manifest fields known only after the run (productVersion,
@@ -60,15 +61,31 @@ class ToolCapture:
 
 
 class Provider:
+    """What every kind of provider has; subclass one of the three kinds below, never this."""
+
     name = ""
+    kind = ""
+    # Where the provider's modules run: "host" (the managed host itself) or "delegate" (a host that reaches
+    # the appliance over its API).
+    runs_on = "host"
+    # The provider's options (providers/options.py describes the format).
+    OPTIONS = {}
     # The (type, online) pairs this provider can capture.
     supports = ()
-    # True when the product's own backup tool stops and starts its services.
-    tool_stops_services = False
-    # True when one run of the product's tool captures every part (capture_with_tool).
-    captures_with_tool = False
-    # True when the product's tool restores the whole backup at once (restore_with_tool).
-    restores_with_tool = False
+    # Options a restore takes from the header's provider section (the rest of it only describes the backup).
+    restore_from_header = ()
+    # What a restore's per-part change counts count: "paths" (files written) or "parts".
+    restore_counts = "parts"
+    # How the restore role takes its safety copy before a restore: "restore_options" (a backup with the restore's
+    # options) or "present_paths" (a backup of those of the backup's paths that exist under target_root), and the
+    # options that restore the safety copy (a rollback).
+    safety_copy = "restore_options"
+    rollback_options = {}
+    # The topology family whose follow-up tasks the restore role runs (hide a replica again, re-initialise
+    # its peers), or None; and how the fleet role chooses the host to back up: "inventory" (drkit_backup_roles,
+    # drkit_backup_hidden) or "topology" (the product's own view, read by that family's tasks).
+    topology = None
+    fleet_policy = "inventory"
 
     def __init__(self, options: dict, secrets=None):
         self.options = dict(options or {})
@@ -78,6 +95,38 @@ class Provider:
         self.warnings = []
         # Extra fields for the module's result.
         self.report = {}
+
+    @classmethod
+    def facts(cls) -> dict:
+        """What the roles read about this provider instead of testing its name."""
+        return {
+            "name": cls.name, "kind": cls.kind, "runs_on": cls.runs_on,
+            "supports": [{"type": backup_type, "online": online} for backup_type, online in cls.supports],
+            "tool_stops_services": cls.tool_stops_services(),
+            "options": option_spec.describe(cls.OPTIONS),
+            "backup_options": option_spec.names(cls.OPTIONS, "backup"),
+            "restore_options": option_spec.names(cls.OPTIONS, "restore"),
+            "restore": {"from_header": list(cls.restore_from_header), "whole": cls.restores_whole(),
+                        "counts": cls.restore_counts, "safety_copy": cls.safety_copy,
+                        "rollback_options": dict(cls.rollback_options)},
+            "topology": cls.topology, "fleet_policy": cls.fleet_policy,
+        }
+
+    @classmethod
+    def tool_stops_services(cls) -> bool:
+        """Whether the product's own tool stops and starts its services for an offline backup."""
+        return False
+
+    @classmethod
+    def restores_whole(cls) -> bool:
+        """Whether a restore takes the whole backup at once (no choice of parts)."""
+        return False
+
+    def option(self, name: str):
+        """An option as given, else its declared default."""
+        if name in self.options:
+            return self.options[name]
+        return self.OPTIONS[name].get("default")
 
     def check_backup(self, backup_type: str, online: bool):
         """Refuses an unsupported combination before anything is stopped or written."""
@@ -103,22 +152,16 @@ class Provider:
         return None
 
     def services(self) -> list:
+        """The services an offline backup stops (in order) with the stop command, and a restore stops."""
         return []
 
     def tool_stops(self, backup_type: str, online: bool) -> bool:
-        """Whether this backup's run of the product's own tool takes the services down (offline)."""
-        return bool(self.tool_stops_services and not online)
-
-    def parts(self, backup_type: str) -> list:
-        raise NotImplementedError
+        """Whether this backup's run of the product's own tool takes the services down."""
+        return False
 
     def estimate_size(self, backup_type: str):
         """About how many raw bytes a capture writes (None when the provider cannot tell beforehand)."""
         return None
-
-    def capture(self, part: PartSpec, out):
-        """Writes the raw content of ``part`` to the binary file object ``out``."""
-        raise NotImplementedError
 
     def describe(self) -> dict:
         """Provider facts for the manifest (server roles, options that shape the backup)."""
@@ -128,32 +171,76 @@ class Provider:
         """Problems (sentences) that make ``header``'s backup unfit for this server."""
         return []
 
+
+class PartsProvider(Provider):
+    """drkit captures the data itself, part by part, and restores each part."""
+
+    kind = "parts"
+
+    def parts(self, backup_type: str) -> list:
+        """The :class:`PartSpec` of each part to capture."""
+        raise NotImplementedError
+
+    def capture(self, part: PartSpec, out):
+        """Writes the raw content of ``part`` to the binary file object ``out``."""
+        raise NotImplementedError
+
     def plan_part(self, part: dict, reader) -> list:
         """What restoring one part from the plaintext ``reader`` would change (check mode and diff)."""
         raise NotImplementedError
 
     def stage_part(self, part: dict, reader, staging) -> list:
         """Prepares one part's restore beside its targets, recording the steps in ``staging`` (see
-        staging.py) that the engine takes once the whole backup has verified; returns what changes."""
+        host/staging.py) that the engine takes once the whole backup has verified; returns what changes."""
         raise NotImplementedError
 
-    # --- the product's own tool (captures_with_tool / restores_with_tool) ---------------
 
-    def capture_with_tool(self, backup_type: str, online: bool) -> ToolCapture:
-        """Runs the product's backup tool once; returns the files that become parts."""
+class WholeProvider(Provider):
+    """The product makes the backup as a whole (its tool, or an appliance) and restores it as a whole."""
+
+    @classmethod
+    def restores_whole(cls) -> bool:
+        return True
+
+    def capture_whole(self, backup_type: str, online: bool) -> NativeCapture:
+        """Has the product make its backup; returns the files that become parts."""
         raise NotImplementedError
 
     @contextlib.contextmanager
     def restore_stage(self, header):
         """Yields a private directory where the engine writes each part's plaintext under its
-        part name (the tool's own layout); removes it afterwards."""
+        part name (the product's own layout); removes it afterwards."""
         raise NotImplementedError
         yield  # pylint: disable=unreachable
 
     def restore_plan(self, header) -> list:
-        """What restore_with_tool would do, as sentences (check mode and diff)."""
+        """What :meth:`restore_whole` would do, as sentences (check mode and diff)."""
         return ["restore backup %s with the product's own tool" % header.name]
 
-    def restore_with_tool(self, header, stage_dir: str) -> list:
+    def restore_whole(self, header, stage_dir: str) -> list:
         """Restores the backup staged in ``stage_dir``; returns what was done, as sentences."""
         raise NotImplementedError
+
+
+class ToolProvider(WholeProvider):
+    """One run of the product's own tool backs up (stopping the services itself when offline) and restores."""
+
+    kind = "tool"
+
+    @classmethod
+    def tool_stops_services(cls) -> bool:
+        return True
+
+    def tool_stops(self, backup_type: str, online: bool) -> bool:
+        return not online
+
+
+class ApplianceProvider(WholeProvider):
+    """A remote appliance over its API: it makes and encrypts its own backup; drkit fetches and keeps it.
+
+    Its modules run on a delegate host; it has no services for drkit to stop, and its backups are named and
+    grouped by the appliance, not by the delegate.
+    """
+
+    kind = "appliance"
+    runs_on = "delegate"

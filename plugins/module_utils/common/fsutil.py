@@ -1,0 +1,96 @@
+# -*- coding: utf-8 -*-
+# Copyright: drkit.backup contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Small file-system helpers: private directories, crash-safe writes, and one message for a full disk."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from ansible_collections.drkit.backup.plugins.module_utils.common.errors import InvalidInput, NoSpace
+
+# Reads and writes of bulk data go in blocks of this size.
+COPY_BYTES = 1 << 20
+
+
+def nearest_existing(path: str) -> str:
+    """``path`` if it exists, else the nearest directory above it that does ("/" at the end)."""
+    while path and not os.path.exists(path):
+        path = os.path.dirname(path)
+    return path or "/"
+
+
+def remove_quietly(path: str):
+    """Removes a file if it is there; a file already gone is no error."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def fsync_path(path: str):
+    """Flushes a file, or a directory's entries, to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def private_dir(path: str) -> str:
+    """Creates ``path`` (and missing parents) readable by its owner only; an existing one is left as it is."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise InvalidInput("%s exists and is not a directory" % path)
+    if not os.path.isdir(path):
+        os.makedirs(path, 0o700)
+        os.chmod(path, 0o700)  # whatever the umask
+    return path
+
+
+def write_atomic(path: str, data: bytes, mode: int = 0o600):
+    """Replaces ``path`` with ``data`` so that a crash leaves the old or the new file, never half."""
+    directory = os.path.dirname(path) or "."
+    tmp = os.path.join(directory, ".%s.tmp%d" % (os.path.basename(path), os.getpid()))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), mode)
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    fsync_path(directory)
+
+
+def check_writable_dir(path: str, what: str):
+    """A clear error when ``path`` cannot take new files."""
+    if not os.path.isdir(path):
+        raise InvalidInput("%s %s does not exist or is not a directory" % (what, path))
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise InvalidInput("%s %s is not writable by this user" % (what, path))
+
+
+def mib(size) -> str:
+    return "%.1f MiB" % (size / 1048576.0)
+
+
+def no_space(path: str, needed, what: str, cleanup: str, advice: str = "Free space or choose another place") -> NoSpace:
+    """The one message for a full disk: where, how much ``what`` needs and how much is free, what was undone.
+
+    ``needed`` is bytes, or None when it is not known. Every writer that can fill a disk (backup, capture,
+    seal, pack, unpack, restore staging) says it this way, so a full disk is never a bare ENOSPC.
+    """
+    try:
+        free = shutil.disk_usage(nearest_existing(path)).free
+    except OSError:
+        free = None
+    return NoSpace("no space left on the file system holding %s: %s needs %s, and %s free there; %s. %s."
+                   % (path, what, "about %s" % mib(needed) if needed is not None else "more than it had",
+                      "%s are" % mib(free) if free is not None else "an unknown amount is", cleanup, advice))

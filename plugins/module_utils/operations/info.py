@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+# Copyright: drkit.backup contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Listing and verifying backups (drkit.backup.backup_info), with the host's state."""
+
+from __future__ import annotations
+
+from ansible_collections.drkit.backup.plugins.module_utils.common.errors import IntegrityError, InvalidInput
+from ansible_collections.drkit.backup.plugins.module_utils.common.workers import worker_pool
+from ansible_collections.drkit.backup.plugins.module_utils.format.sources import open_backup
+from ansible_collections.drkit.backup.plugins.module_utils.format.verify import verify_backup
+from ansible_collections.drkit.backup.plugins.module_utils.host.state import StateDir
+from ansible_collections.drkit.backup.plugins.module_utils.protection.signing import load_trusted
+from ansible_collections.drkit.backup.plugins.module_utils.store import catalog
+
+
+def backup_info(path, verify="none", unlocker=None, trusted_certificates=None, state_dir=None):
+    """Lists (and optionally verifies) the backups at ``path``; with ``state_dir``, the host's status too.
+
+    ``trusted_certificates``: PEM files of the certificates a signed backup's signer must be, or be issued by.
+    """
+    if verify not in ("none", "checksum", "full"):
+        raise InvalidInput("verify must be none, checksum or full")
+    trusted = load_trusted(trusted_certificates)
+    listed, problems = [], []
+    with worker_pool() as pool:
+        for entry in catalog.entries_at(path):
+            item = entry.describe()
+            if entry.status == catalog.COMPLETE:
+                item.update(_inspect(entry, verify, unlocker, trusted, pool))
+                problems.extend(item.get("problems", []))
+            listed.append(item)
+    result = {"changed": False, "backups": listed}
+    if state_dir:
+        status = StateDir(state_dir).status()
+        result.update(operation=status["operation"], interrupted=status["interrupted"],
+                      services_stopped=status["services_stopped"])
+    if verify != "none":
+        result["verified"] = not problems and any(b["status"] == catalog.COMPLETE for b in listed)
+        result["problems"] = problems
+    return result
+
+
+def _inspect(entry, verify, unlocker, trusted, pool) -> dict:
+    try:
+        source = open_backup(entry.path)
+        if verify == "none":
+            return {"header": source.header().summary()}
+        header, problems = verify_backup(source, pool, unlocker, full=verify == "full", trusted=trusted)
+    except (IntegrityError, InvalidInput) as exc:
+        return {"status": "damaged", "verified": False, "problems": [str(exc)]}
+    item = {"verified": not problems, "problems": problems}
+    if header is not None:
+        item["header"] = header.summary()
+    else:
+        item["status"] = "damaged"
+    return item
