@@ -163,7 +163,11 @@ options:
   temp_dir:
     description:
       - Where the capture stage (and an offline V(all)) writes the raw parts, as C(TMPDIR) moves
-        C(ipa-backup)'s work files. Default is O(dest).
+        C(ipa-backup)'s work files. Default is C(<state_dir>/captures), private to root and outside the backup
+        root, since the raw parts are not encrypted.
+      - The capture never holds the data key in clear: it waits wrapped by a capture key in O(keystore) until the
+        seal. A capture not sealed within a day is removed (with its key) by the next operation on the host, with
+        a warning; M(drkit.backup.backup_info) with O(state_dir) lists the captures waiting.
       - It needs room for the raw data; before anything is stopped, a run refuses when it has less free space
         than the data to capture.
     type: path

@@ -43,6 +43,10 @@ class CaptureError(DrkitError):
     """The provider could not read the data it was asked to back up."""
 
 
+class RestoreError(DrkitError):
+    """A restore that failed part-way while putting its verified files in place (the message says what was)."""
+
+
 class ServiceError(DrkitError):
     """A service could not be stopped or started."""
 

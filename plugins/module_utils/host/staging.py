@@ -15,6 +15,13 @@ and nothing else was touched.
 The journal also makes an interrupted restore recoverable: killed while
 staging, the next run discards what was prepared; killed while committing (a
 marker says so), it finishes the commit, whose every step can be taken again.
+
+A step of the commit that fails (a directory where a file goes, a full disk)
+ends the commit there: what was prepared and not used is removed, the journal
+is set aside as ``restore.failed-<time>.journal`` with a record of what was and
+was not put in place (``.json``), and the error says so. A failed commit is
+never retried: the host's other operations (starting services, a rollback)
+go on.
 """
 
 from __future__ import annotations
@@ -25,11 +32,16 @@ import os
 import stat
 
 from ansible_collections.drkit.backup.plugins.module_utils.common import faults
-from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import fsync_path
+from ansible_collections.drkit.backup.plugins.module_utils.common.errors import RestoreError
+from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import fsync_path, remove_quietly
+from ansible_collections.drkit.backup.plugins.module_utils.common.timeutil import rfc3339, utc_now
 
 JOURNAL = "restore.journal"
 COMMITTING = "restore.committing"
+FAILED_PREFIX = "restore.failed-"
 TEMP_SUFFIX = ".drkit-restore"
+# How many paths of each kind a failed commit's record lists (the journal beside it has them all).
+PATHS_KEPT = 50
 
 
 def temp_path(dest: str) -> str:
@@ -39,7 +51,9 @@ def temp_path(dest: str) -> str:
 class Staging:
     """The journal of one restore, in ``state_dir``."""
 
-    def __init__(self, state_dir: str):
+    def __init__(self, state_dir: str, backup=None):
+        self.state_dir = state_dir
+        self.backup = backup  # the backup restored, named in the journal and in a failed commit's record
         self.journal = os.path.join(state_dir, JOURNAL)
         self.marker = os.path.join(state_dir, COMMITTING)
         self.steps = 0
@@ -53,6 +67,7 @@ class Staging:
         if self._out is None:
             fd = os.open(self.journal, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             self._out = os.fdopen(fd, "w")
+            self._out.write(json.dumps({"op": "begin", "backup": self.backup}) + "\n")
         self._out.write(json.dumps(step, sort_keys=True) + "\n")
         if step["op"] in ("created", "rename"):
             # The caller creates a directory or a temporary file next: the line must reach the file first,
@@ -115,26 +130,80 @@ class Staging:
         with open(self.journal) as handle:
             for line in handle:
                 if line.endswith("\n"):  # a last line cut short by a crash was never acted on
-                    yield json.loads(line)
+                    step = json.loads(line)
+                    if step["op"] == "begin":
+                        self.backup = self.backup or step.get("backup")
+                    else:
+                        yield step
 
     def commit(self):
-        """Takes every recorded step; each can be taken again (a commit resumed after a crash)."""
+        """Takes every recorded step; each can be taken again (a commit resumed after a crash).
+
+        A step that fails ends the commit: the journal is set aside and :class:`RestoreError` says what was and
+        was not put in place.
+        """
         self.close()
         fd = os.open(self.marker, os.O_WRONLY | os.O_CREAT, 0o600)
         os.fsync(fd)
         os.close(fd)
         fsync_path(os.path.dirname(self.marker))
         faults.checkpoint("restore.marker")
-        directories = []
-        for step in self._steps():
-            if step["op"] == "meta" and step["dir"]:
-                directories.append(step)
-            elif step["op"] != "created":
+        directories, taken = [], []
+        step = None
+        try:
+            for step in self._steps():
+                if step["op"] == "meta" and step["dir"]:
+                    directories.append(step)
+                elif step["op"] != "created":
+                    _take(step)
+                    taken.append(step)
+                    faults.checkpoint("restore.commit")
+            for step in reversed(directories):  # contents first: adding them changed the directories' times
                 _take(step)
-                faults.checkpoint("restore.commit")
-        for step in reversed(directories):  # contents first: adding them changed the directories' times
-            _take(step)
+        except OSError as exc:
+            raise self._set_aside(step, exc, taken)
         self.finish()
+
+    def _set_aside(self, failed, exc, taken) -> RestoreError:
+        """Ends a failed commit: removes what was prepared and not used, keeps the journal and a record."""
+        done = [step["dest"] for step in taken if step["op"] != "meta"]
+        done_set = set(done)
+        left = []
+        for step in self._steps():
+            if step["op"] == "rename" and os.path.lexists(step["tmp"]):
+                remove_quietly(step["tmp"])  # prepared, never put in place
+            if step["op"] in ("rename", "link", "mknod") and step["dest"] not in done_set:
+                left.append(step["dest"])
+        stamp = utc_now().strftime("%Y-%m-%dT%H-%M-%S.%fZ")
+        kept = os.path.join(self.state_dir, "%s%s.journal" % (FAILED_PREFIX, stamp))
+        os.rename(self.journal, kept)
+        record = {"backup": self.backup, "at": rfc3339(utc_now()), "journal": kept, "failed_at": failed["dest"],
+                  "error": exc.strerror or str(exc), "put_in_place": len(done), "not_put_in_place": len(left),
+                  "paths_put_in_place": done[:PATHS_KEPT], "paths_not_put_in_place": left[:PATHS_KEPT]}
+        with open(os.path.join(self.state_dir, "%s%s.json" % (FAILED_PREFIX, stamp)), "w") as out:
+            json.dump(record, out, sort_keys=True)
+        remove_quietly(self.marker)
+        return RestoreError(
+            "the restore of backup %s failed while putting its files in place, at %s: %s. %d path(s) were put in "
+            "place and %d were not%s; what was prepared and not used was removed, and the journal was set aside "
+            "for inspection as %s. Fix the cause and restore again, or roll back to the safety copy"
+            % (self.backup or "(unknown)", failed["dest"], exc.strerror or exc, len(done), len(left),
+               " (the first not: %s)" % ", ".join(left[:3]) if left else "", kept))
+
+    @staticmethod
+    def failed(state_dir) -> list:
+        """The records of commits that failed and were set aside, oldest first."""
+        records = []
+        if not os.path.isdir(state_dir):
+            return records
+        for name in sorted(os.listdir(state_dir)):
+            if name.startswith(FAILED_PREFIX) and name.endswith(".json"):
+                try:
+                    with open(os.path.join(state_dir, name)) as handle:
+                        records.append(json.load(handle))
+                except (OSError, ValueError):
+                    records.append({"record": os.path.join(state_dir, name), "error": "unreadable"})
+        return records
 
     def discard(self):
         """Removes what was prepared (temporary files, directories created) and forgets the journal."""
@@ -165,7 +234,11 @@ class Staging:
                 os.unlink(self.marker)
             return None
         if os.path.exists(self.marker):
-            self.commit()
+            try:
+                self.commit()
+            except RestoreError as exc:
+                return ("a restore interrupted while it put its verified files in place could not be finished and "
+                        "was set aside: %s" % exc)
             return ("a restore interrupted while it put its verified files in place was finished before this "
                     "one started")
         self.discard()

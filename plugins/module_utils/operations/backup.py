@@ -32,6 +32,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.format import names
 from ansible_collections.drkit.backup.plugins.module_utils.format.codec import DEFAULT_LEVEL
 from ansible_collections.drkit.backup.plugins.module_utils.format.header import new_manifest
 from ansible_collections.drkit.backup.plugins.module_utils.format.writer import BackupWriter
+from ansible_collections.drkit.backup.plugins.module_utils.host.capture import default_dir as default_capture_dir
 from ansible_collections.drkit.backup.plugins.module_utils.host.lock import locked_operation
 from ansible_collections.drkit.backup.plugins.module_utils.host.services import ServiceControl
 from ansible_collections.drkit.backup.plugins.module_utils.host.state import StateDir
@@ -96,8 +97,10 @@ class _Plan:
     """A backup worked out before anything is stopped or written."""
 
     def __init__(self, keystore, provider, provider_options, backup_type, online, dest, scope, domain,
-                 description, temp_dir, source_host, protection_options):
+                 description, temp_dir, source_host, state_dir, protection_options):
         check_scope(scope, domain)
+        self.keystore = keystore
+        self.state_dir = StateDir(state_dir).path
         self.provider = get_provider(provider, provider_options, verb="backup")
         self.provider.check_backup(backup_type, online)
         # The product makes the backup itself (its tool, or an appliance): no capture stage, no services to stop.
@@ -117,7 +120,8 @@ class _Plan:
         self.domain = domain
         self.description = description or ""
         self.dest = os.path.abspath(dest)
-        self.temp_dir = os.path.abspath(temp_dir) if temp_dir else self.dest
+        # Raw captures are not encrypted: by default they go to the state directory, not the backup root.
+        self.temp_dir = os.path.abspath(temp_dir) if temp_dir else default_capture_dir(self.state_dir)
         for path, what in ((self.dest, "backup root"), (self.temp_dir, "temporary directory")):
             if os.path.exists(path):
                 check_writable_dir(path, what)
@@ -180,7 +184,7 @@ def create_backup(keystore, provider, provider_options=None, backup_type="full",
         raise InvalidInput("stage must be all or capture here; a capture is sealed by seal_backup")
     max_age = parse_duration(max_age, "max_age")
     plan = _Plan(keystore, provider, provider_options, backup_type, online, dest, scope, domain, description,
-                 temp_dir, source_host, protection_options)
+                 temp_dir, source_host, state_dir, protection_options)
     if stage == "capture" and plan.whole:
         raise InvalidInput("provider %s captures with the product's own tool, whose output is its raw capture: "
                            "use stage all" % plan.provider.name)

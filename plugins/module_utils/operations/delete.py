@@ -9,6 +9,7 @@ import os
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.format import names
+from ansible_collections.drkit.backup.plugins.module_utils.host import capture
 from ansible_collections.drkit.backup.plugins.module_utils.host.lock import locked_operation
 from ansible_collections.drkit.backup.plugins.module_utils.host.state import StateDir
 from ansible_collections.drkit.backup.plugins.module_utils.store import catalog
@@ -19,15 +20,21 @@ def delete_backup(dest, name, state_dir=None, check_mode=False):
     if not name or not names.NAME_RE.match(name):
         raise InvalidInput("state absent needs name, a backup name such as files-full-2026-01-31-02-00-00")
     dest = os.path.abspath(dest)
+    state = StateDir(state_dir)
     found = [entry for entry in catalog.list_root(dest)
              if entry.name == name and os.path.dirname(entry.path) == dest]
-    if not found:
+    # A capture of this backup waiting to be sealed, wherever its temporary directory is.
+    captures = [entry for entry in capture.registered(state.path) if entry["name"] == name and entry["dest"] == dest]
+    removed = [entry.path for entry in found] + [entry["capture"] for entry in captures
+                                                 if entry["capture"] not in [e.path for e in found]]
+    if not removed:
         return {"changed": False, "path": None, "msg": "backup %s is not in %s" % (name, dest)}
-    state = StateDir(state_dir)
     if check_mode:
         state.check_free("deleting backup %s" % name)
     else:
         with locked_operation(state, "delete", name=name):
             for entry in found:
                 catalog.remove(entry)
-    return {"changed": True, "path": found[0].path, "removed": [entry.path for entry in found]}
+            for entry in captures:
+                capture.discard(state.path, entry)
+    return {"changed": True, "path": removed[0], "removed": removed}

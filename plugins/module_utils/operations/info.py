@@ -9,6 +9,8 @@ from ansible_collections.drkit.backup.plugins.module_utils.common.errors import 
 from ansible_collections.drkit.backup.plugins.module_utils.common.workers import worker_pool
 from ansible_collections.drkit.backup.plugins.module_utils.format.sources import open_backup
 from ansible_collections.drkit.backup.plugins.module_utils.format.verify import verify_backup
+from ansible_collections.drkit.backup.plugins.module_utils.host.capture import registered as registered_captures
+from ansible_collections.drkit.backup.plugins.module_utils.host.staging import Staging
 from ansible_collections.drkit.backup.plugins.module_utils.host.state import StateDir
 from ansible_collections.drkit.backup.plugins.module_utils.protection.signing import load_trusted
 from ansible_collections.drkit.backup.plugins.module_utils.store import catalog
@@ -34,7 +36,8 @@ def backup_info(path, verify="none", unlocker=None, trusted_certificates=None, s
     if state_dir:
         status = StateDir(state_dir).status()
         result.update(operation=status["operation"], interrupted=status["interrupted"],
-                      services_stopped=status["services_stopped"])
+                      services_stopped=status["services_stopped"], failed_restores=Staging.failed(state_dir),
+                      captures=registered_captures(state_dir))
     if verify != "none":
         result["verified"] = not problems and any(b["status"] == catalog.COMPLETE for b in listed)
         result["problems"] = problems

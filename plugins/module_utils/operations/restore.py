@@ -82,7 +82,7 @@ def _restore_parts(source, header, unlocker, provider, selected, check_mode, tru
     """Part by part, in one pass: every part is verified while the selected ones are planned (check mode) or
     staged beside their targets; only a backup that verified whole is committed, services down for that alone."""
     changes = {}
-    staging = None if check_mode else Staging(state.path)
+    staging = None if check_mode else Staging(state.path, header.name)
 
     def read(part, reader):
         if part["name"] in selected:

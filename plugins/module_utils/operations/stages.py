@@ -27,11 +27,10 @@ from ansible_collections.drkit.backup.plugins.module_utils.format.codec import D
 from ansible_collections.drkit.backup.plugins.module_utils.format.sources import open_backup
 from ansible_collections.drkit.backup.plugins.module_utils.format.writer import BackupWriter
 from ansible_collections.drkit.backup.plugins.module_utils.host.capture import (
-    CAPTURE_FORMAT, CAPTURE_RECORD, CAPTURE_VERSION, RAW, Capture)
+    CAPTURE_FORMAT, CAPTURE_RECORD, CAPTURE_VERSION, RAW, Capture, discard, register, wrap_data_key)
 from ansible_collections.drkit.backup.plugins.module_utils.host.lock import locked_operation
 from ansible_collections.drkit.backup.plugins.module_utils.host.services import stopped
 from ansible_collections.drkit.backup.plugins.module_utils.host.state import StateDir
-from ansible_collections.drkit.backup.plugins.module_utils.protection import crypto
 from ansible_collections.drkit.backup.plugins.module_utils.protection.signing import Signer
 
 
@@ -53,6 +52,8 @@ def capture_raw(plan, manifest, control, operation, durable=True) -> Capture:
     """
     name = manifest["name"]
     path = os.path.join(plan.temp_dir, ".%s%s" % (name, names.CAPTURE_SUFFIX))
+    entry = {"name": name, "capture": path, "keystore": plan.keystore.path, "key": manifest["id"]}
+    register(plan.state_dir, name, path, plan.dest, plan.keystore.path, manifest["id"])
     os.mkdir(path, 0o700)
     operation.update(stage="capture", capture=path, keep_capture=durable)
     parts = plan.provider.parts(plan.backup_type)
@@ -69,12 +70,13 @@ def capture_raw(plan, manifest, control, operation, durable=True) -> Capture:
             for part in parts:
                 fsync_path(os.path.join(path, RAW, part.name))
             fsync_path(os.path.join(path, RAW))
-        # The data key is made and wrapped now (the slots may need the HSM or gpg, checked before the stop);
-        # it waits in the root-only capture beside the plaintext it will encrypt, and goes with it.
+        # The data key is made and its slots written now (they may need the HSM or gpg, checked before the stop);
+        # until the seal it waits wrapped by a capture key in the keystore, never in clear beside the plaintext.
         data_key, slots = plan.protection.new_data_key(manifest["id"])
         signer = plan.protection.signer
         record = {"format": CAPTURE_FORMAT, "version": CAPTURE_VERSION, "dest": plan.dest, "manifest": manifest,
-                  "dataKey": crypto.b64e(data_key) if data_key is not None else None, "keySlots": slots,
+                  "dataKeyWrapped": wrap_data_key(plan.keystore, manifest["id"], data_key), "keySlots": slots,
+                  "keystore": plan.keystore.path, "stateDir": plan.state_dir,
                   "signing": {"certificate": signer.certificate_path, "key": signer.key_path} if signer else None,
                   "parts": [{"name": part.name, "kind": part.kind, "extra": part.extra} for part in parts],
                   "size": sum(os.path.getsize(os.path.join(path, RAW, part.name)) for part in parts)}
@@ -83,7 +85,7 @@ def capture_raw(plan, manifest, control, operation, durable=True) -> Capture:
         faults.checkpoint("capture.record")
         write_atomic(os.path.join(path, CAPTURE_RECORD), canonjson.dumps(record))
     except OSError as exc:
-        shutil.rmtree(path, ignore_errors=True)
+        discard(plan.state_dir, entry)
         if exc.errno == errno.ENOSPC:
             raise no_space(plan.temp_dir, plan.provider.estimate_size(plan.backup_type),
                            "the raw capture of backup %s" % name,
@@ -92,7 +94,7 @@ def capture_raw(plan, manifest, control, operation, durable=True) -> Capture:
                            "Free space, or move the temporary directory (temp_dir)")
         raise_capture_error(exc, name, "the capture was removed", bool(plan.services))
     except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
+        discard(plan.state_dir, entry)
         raise
     return Capture(path, record)
 
@@ -108,7 +110,7 @@ def seal(capture, compression_level, signer=None, signing_key_passphrase=None) -
     for taken in (os.path.join(dest, capture.name), os.path.join(dest, "." + capture.name + names.PARTIAL_SUFFIX)):
         if os.path.lexists(taken):
             raise InvalidInput("cannot seal capture %s: %s already exists" % (capture.path, taken))
-    data_key = crypto.b64d(record["dataKey"], "capture data key", crypto.KEY_BYTES) if record["dataKey"] else None
+    data_key = capture.data_key()
     with worker_pool() as pool:
         with BackupWriter(dest, manifest, data_key, record["keySlots"], pool, level=compression_level,
                           signer=signer, estimate=record["size"]) as writer:

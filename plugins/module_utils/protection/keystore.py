@@ -7,7 +7,9 @@ A key has an id (UUID), an optional name, a scope (``system``, or ``domain``
 with a domain name), a creation time, and may be the default for its scope.
 
 The keystore is a root-only directory: one ``<id>.json`` per key and
-``defaults.json`` naming the default key of each scope. A key file (what
+``defaults.json`` naming the default key of each scope; ``captures/<id>``
+holds the short-lived key that wraps the data key of a capture waiting to be
+sealed (so that no data key sits in clear beside its plaintext). A key file (what
 ``backup_key_download`` writes) holds one key encrypted under a password
 stretched with scrypt; its metadata is readable without the password and is
 authenticated with the key, so it cannot be changed unseen.
@@ -31,6 +33,7 @@ RECORD_FORMAT = "drkit-keystore-key"
 KEYFILE_FORMAT = "drkit-backup-key"
 KEYFILE_VERSION = 1
 DEFAULTS = "defaults.json"
+CAPTURE_KEYS = "captures"
 MIN_PASSWORD = 8
 MAX_KEYFILE_BYTES = 64 * 1024
 SCOPES = ("system", "domain")
@@ -192,6 +195,36 @@ class Keystore:
             del defaults[slot]
         self._private()
         write_atomic(os.path.join(self.path, DEFAULTS), canonjson.dumps(defaults))
+
+    # --- capture keys: each wraps the data key of one capture waiting to be sealed ---------------
+
+    def _capture_key_path(self, capture_id: str) -> str:
+        if not UUID_RE.match(capture_id or ""):
+            raise InvalidInput("%r is not a capture id (a UUID)" % (capture_id,))
+        return os.path.join(self.path, CAPTURE_KEYS, capture_id)
+
+    def new_capture_key(self, capture_id: str) -> bytes:
+        """A new random key kept here (root-only) until the capture ``capture_id`` is sealed or removed."""
+        self._private()
+        private_dir(os.path.join(self.path, CAPTURE_KEYS))
+        material = crypto.random_key()
+        write_atomic(self._capture_key_path(capture_id), material)
+        return material
+
+    def capture_key(self, capture_id: str):
+        """The key of capture ``capture_id``, or None when it is gone."""
+        try:
+            with open(self._capture_key_path(capture_id), "rb") as handle:
+                material = handle.read(crypto.KEY_BYTES + 1)
+        except FileNotFoundError:
+            return None
+        return material if len(material) == crypto.KEY_BYTES else None
+
+    def drop_capture_key(self, capture_id: str):
+        try:
+            os.unlink(self._capture_key_path(capture_id))
+        except FileNotFoundError:
+            pass
 
     def remove(self, key: BackupKey):
         if self.is_default(key):

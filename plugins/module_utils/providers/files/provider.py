@@ -102,6 +102,7 @@ class FilesProvider(PartsProvider):
             if not os.path.lexists(path):
                 raise InvalidInput("path %s does not exist: nothing was backed up" % path)
             normal.append(path)
+        _refuse_links_backed_up_twice(normal)
         return normal
 
     def check_backup(self, backup_type, online):
@@ -344,6 +345,24 @@ class FilesProvider(PartsProvider):
             staging.meta(dest, member.isdir(), link, owner=list(owner) if owner else None, mode=mode, mtime=mtime,
                          xattrs=xattrs, prepared=current is None and (member.isreg() or link))
         return current is not None
+
+
+def _refuse_links_backed_up_twice(paths):
+    """Refuses a path that goes through a symbolic link another path backs up as a link: restored, the link and
+    the directories under its name would be the same path (the restore would make a directory, then fail to put
+    the link in its place)."""
+    for path in paths:
+        parent = os.path.dirname(path)
+        while parent not in ("", "/"):
+            if os.path.islink(parent):
+                covering = [other for other in paths if other == parent or parent.startswith(other.rstrip("/") + "/")]
+                if covering:
+                    raise InvalidInput(
+                        "path %s goes through the symbolic link %s, which path %s backs up as a link: back up the "
+                        "real location %s instead, or drop one of the two"
+                        % (path, parent, covering[0], os.path.join(os.path.realpath(parent), os.path.relpath(
+                            path, parent))))
+            parent = os.path.dirname(parent)
 
 
 # Names are looked up once per restore, not once per file (each lookup reads the user database).

@@ -200,7 +200,7 @@ def test_a_killed_offline_backup_leaves_its_services_recorded(state_dir, tmp_pat
     info = backup_info(str(tmp_path / "b"), state_dir=state_dir)
     assert info["operation"] is None and info["services_stopped"] == ["db"]
     assert info["interrupted"]["operation"] == "backup" and info["interrupted"]["stage"] == "capture"
-    assert [b["status"] for b in info["backups"]] == ["incomplete"]  # the capture it left
+    assert info["backups"] == [] and [c["complete"] for c in info["captures"]] == [False]  # the capture it left
     # The next backup goes on, warns, and (stopping and starting db itself) clears the record.
     result = create_backup(
         keystore, "files", {"paths": [str(data_tree)], "services": ["db"]}, dest=str(tmp_path / "b"),

@@ -12,13 +12,15 @@ import textwrap
 
 import pytest
 
-from ansible_collections.drkit.backup.plugins.module_utils.common.errors import IntegrityError
+from ansible_collections.drkit.backup.plugins.module_utils.common.errors import IntegrityError, RestoreError
 from ansible_collections.drkit.backup.plugins.module_utils.common.workers import worker_pool
 from ansible_collections.drkit.backup.plugins.module_utils.format.sources import open_backup
 from ansible_collections.drkit.backup.plugins.module_utils.format.verify import open_part_reader
 from ansible_collections.drkit.backup.plugins.module_utils.host.staging import COMMITTING, JOURNAL, Staging
 from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
+from ansible_collections.drkit.backup.plugins.module_utils.operations.info import backup_info
 from ansible_collections.drkit.backup.plugins.module_utils.operations.restore import restore_backup
+from ansible_collections.drkit.backup.plugins.module_utils.operations.services import control_services
 from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
 from ansible_collections.drkit.backup.plugins.module_utils.providers import get_provider
 
@@ -114,3 +116,64 @@ def test_a_restore_killed_while_committing_is_finished_by_the_next_run(tmp_path,
     assert not result["changed"]  # the recovery had already put everything in place
     assert open(blob, "rb").read() == (data_tree / "blob.bin").read_bytes()
     assert not {JOURNAL, COMMITTING} & set(os.listdir(state_dir))
+
+
+def test_a_commit_that_fails_is_set_aside_and_never_locks_the_host(tmp_path, keystore, data_tree, state_dir):
+    """A step of the commit fails (the stop command puts a directory where a file goes): the restore says what was
+    and was not put in place, the services start again, the journal is set aside for inspection, and every later
+    operation runs (issue 13, item 1)."""
+    made = create_backup(keystore, "files", {"paths": [str(data_tree)]}, dest=str(tmp_path / "b"))
+    target = tmp_path / "target"
+    blocked = target / str(data_tree / "conf" / "app.conf").lstrip("/")
+    log = tmp_path / "svc.log"
+    script = tmp_path / "svc.sh"
+    script.write_text("#!/bin/sh\necho \"$1 $2\" >> %s\n[ \"$1\" = stop ] && mkdir -p %s/inside\nexit 0\n"
+                      % (log, blocked))
+    script.chmod(0o755)
+    commands = {"stop_command": "%s stop {service}" % script, "start_command": "%s start {service}" % script}
+    with pytest.raises(RestoreError) as caught:
+        restore_backup(Unlocker(keystore), made["path"], state_dir=state_dir,
+                       provider_options={"target_root": str(target), "services": ["db"]}, **commands)
+    message = str(caught.value)
+    assert "failed while putting its files in place" in message and str(blocked) in message
+    assert "were put in place" in message and "were not" in message and "set aside" in message
+    assert log.read_text().splitlines() == ["stop db", "start db"]
+    assert not os.path.exists(os.path.join(state_dir, JOURNAL))
+    assert not os.path.exists(os.path.join(state_dir, COMMITTING))
+    assert not [p for p in snapshot(target) if p.endswith(".drkit-restore")]  # nothing prepared is left behind
+    info = backup_info(str(tmp_path / "b"), state_dir=state_dir)
+    assert len(info["failed_restores"]) == 1 and info["failed_restores"][0]["backup"] == made["backup"]["name"]
+    # The host's other operations go on: services, a backup, and a restore elsewhere (the rollback's way).
+    assert control_services("started", services=["db"], state_dir=state_dir, **commands)["changed"]
+    assert create_backup(keystore, "files", {"paths": [str(data_tree)]}, dest=str(tmp_path / "b2"),
+                         state_dir=state_dir)["changed"]
+    again = restore_backup(Unlocker(keystore), made["path"], state_dir=state_dir,
+                           provider_options={"target_root": str(tmp_path / "elsewhere")})
+    assert again["changed"] and not again.get("warnings")
+
+
+def test_a_resumed_commit_that_fails_is_set_aside_with_a_warning(tmp_path, keystore, data_tree, state_dir):
+    """Killed while committing, then the resumed commit fails: the next operation warns and goes on."""
+    made = create_backup(keystore, "files", {"paths": [str(data_tree)]}, dest=str(tmp_path / "b"))
+    target = tmp_path / "target"
+    staging = Staging(state_dir)
+    os.makedirs(state_dir, exist_ok=True)
+    with worker_pool() as pool:
+        source = open_backup(made["path"])
+        header = source.header()
+        provider = get_provider("files", {"target_root": str(target)}, verb="restore")
+        data_key = Unlocker(keystore).data_key(header)
+        for part in header.parts:
+            handle, reader, described = open_part_reader(source, header, data_key, part["name"], pool)
+            with handle:
+                provider.stage_part(described, reader, staging)
+    staging.close()
+    open(os.path.join(state_dir, COMMITTING), "w").close()  # as a commit killed half-way leaves it
+    blocked = target / str(data_tree / "conf" / "app.conf").lstrip("/")
+    (blocked / "inside").mkdir(parents=True)
+    result = create_backup(keystore, "files", {"paths": [str(data_tree)]}, dest=str(tmp_path / "b2"),
+                           state_dir=state_dir)
+    assert result["changed"]
+    assert any("could not be finished" in warning and "set aside" in warning for warning in result["warnings"])
+    assert not os.path.exists(os.path.join(state_dir, JOURNAL))
+    assert len(backup_info(str(tmp_path / "b"), state_dir=state_dir)["failed_restores"]) == 1

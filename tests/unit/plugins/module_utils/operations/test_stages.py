@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import stat
@@ -12,6 +13,8 @@ import pytest
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import (
     FormatError, IntegrityError, InvalidInput, NoSpace)
 from ansible_collections.drkit.backup.plugins.module_utils.format.names import SCHEME_NONE
+from ansible_collections.drkit.backup.plugins.module_utils.format.sources import open_backup
+from ansible_collections.drkit.backup.plugins.module_utils.host import capture as host_capture
 from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
 from ansible_collections.drkit.backup.plugins.module_utils.operations.info import backup_info
 from ansible_collections.drkit.backup.plugins.module_utils.operations.restore import restore_backup
@@ -30,19 +33,22 @@ def offline(keystore, data_tree, tmp_path, **kwargs):
     return result, log
 
 
-def test_capture_stops_services_only_while_it_copies_and_seal_runs_with_them_up(tmp_path, keystore, data_tree):
+def test_capture_stops_services_only_while_it_copies_and_seal_runs_with_them_up(tmp_path, keystore, data_tree,
+                                                                               state_dir):
     captured, log = offline(keystore, data_tree, tmp_path, stage="capture")
     # The capture returned: the services are up again, and no backup exists yet.
     assert log.read_text().splitlines() == ["stop db", "stop web", "start web", "start db"]
     assert captured["changed"] and captured["stage"] == "capture" and captured["path"] is None
     assert captured["services_stopped"] == ["db", "web"] and captured["downtime_seconds"] > 0
     capture = captured["capture"]
-    assert capture == str(tmp_path / "b" / (".%s.capture" % captured["name"]))
+    # Raw and unencrypted, it stays off the backup root: in the host's private state directory (issue 13, item 3).
+    assert capture == os.path.join(state_dir, "captures", ".%s.capture" % captured["name"])
     assert stat.S_IMODE(os.stat(capture).st_mode) == 0o700
     assert len(os.listdir(os.path.join(capture, "raw"))) == 1 and os.path.isfile(os.path.join(capture, "capture.json"))
     assert captured["size"] >= 3 * 1024 * 1024
-    listing = backup_info(str(tmp_path / "b"))["backups"]
-    assert [(b["name"], b["status"], b["form"]) for b in listing] == [(captured["name"], "incomplete", "capture")]
+    info = backup_info(str(tmp_path / "b"), state_dir=state_dir)
+    assert info["backups"] == [] and [(c["name"], c["complete"]) for c in info["captures"]] == [(captured["name"], True)]
+    record = open(os.path.join(capture, "capture.json"), "rb").read()
 
     sealed = seal_backup(capture)
     assert sealed["changed"] and sealed["path"] == str(tmp_path / "b" / captured["name"])
@@ -51,6 +57,11 @@ def test_capture_stops_services_only_while_it_copies_and_seal_runs_with_them_up(
     assert not os.path.exists(capture)
     assert log.read_text().count("\n") == 4  # sealing stopped nothing
     assert backup_info(sealed["path"], "full", Unlocker(keystore))["verified"]
+    # The capture record never held the data key in clear, and its capture key went with it.
+    data_key = Unlocker(keystore).data_key(open_backup(sealed["path"]).header())
+    assert base64.b64encode(data_key) not in record and b'"dataKey"' not in record
+    assert os.listdir(os.path.join(keystore.path, "captures")) == []
+    assert backup_info(str(tmp_path / "b"), state_dir=state_dir)["captures"] == []
 
     again = seal_backup(capture, dest=str(tmp_path / "b"))
     assert not again["changed"] and again["path"] == sealed["path"]
@@ -110,7 +121,7 @@ def test_a_damaged_or_foreign_capture_is_refused(tmp_path, keystore, data_tree):
     record_path = os.path.join(capture, "capture.json")
     record = open(record_path, "rb").read()
     with open(record_path, "wb") as handle:
-        handle.write(record.replace(b'"version":1', b'"version":9'))
+        handle.write(record.replace(b'"version":2', b'"version":9'))
     with pytest.raises(FormatError, match="not a capture record"):
         seal_backup(capture)
     os.unlink(record_path)
@@ -134,7 +145,7 @@ def test_unencrypted_staged_backup(tmp_path, keystore, data_tree):
     captured = create_backup(keystore, "files", {"paths": [str(data_tree / "conf")]},
                              dest=str(tmp_path / "b"), stage="capture", encryption="none")
     record = json.loads(open(os.path.join(captured["capture"], "capture.json")).read())
-    assert record["dataKey"] is None and record["keySlots"] == []
+    assert record["dataKeyWrapped"] is None and record["keySlots"] == []
     sealed = seal_backup(captured["capture"])
     assert sealed["backup"]["encryption"]["scheme"] == SCHEME_NONE
     assert backup_info(sealed["path"], "full")["verified"]
@@ -161,3 +172,18 @@ def test_a_full_disk_while_sealing_removes_the_capture(tmp_path, keystore):
         with pytest.raises(NoSpace, match="the capture .* was removed: take the backup again"):
             seal_backup(captured["capture"])
         assert not os.path.exists(captured["capture"]) and os.listdir(small) == []
+
+
+def test_an_abandoned_capture_is_reported_then_removed_with_its_key(tmp_path, keystore, data_tree, state_dir,
+                                                                     monkeypatch):
+    """Unencrypted raw data never waits for ever: past host/capture.py's MAX_AGE the next operation removes it."""
+    captured, _log = offline(keystore, data_tree, tmp_path, stage="capture")
+    listed = backup_info(str(tmp_path / "b"), state_dir=state_dir)["captures"]
+    assert listed[0]["capture"] == captured["capture"] and listed[0]["expires_in_seconds"] > 3600
+    monkeypatch.setattr(host_capture, "MAX_AGE", -1)
+    later = create_backup(keystore, "files", {"paths": [str(data_tree / "conf")]}, dest=str(tmp_path / "b"),
+                          online=True)
+    assert any("was abandoned" in warning and captured["capture"] in warning for warning in later["warnings"])
+    assert not os.path.exists(captured["capture"])
+    assert os.listdir(os.path.join(keystore.path, "captures")) == []
+    assert backup_info(str(tmp_path / "b"), state_dir=state_dir)["captures"] == []

@@ -139,3 +139,18 @@ def test_data_type_and_relative_paths_are_refused(tmp_path, keystore, data_tree)
                       dest=str(tmp_path / "b"))
     with pytest.raises(InvalidInput, match="must be absolute"):
         create_backup(keystore, "files", {"paths": ["relative/path"]}, dest=str(tmp_path / "b"))
+
+
+def test_a_path_through_a_link_that_is_backed_up_too_is_refused(tmp_path, keystore):
+    """Restored to a fresh target, the link and the directories under its name would collide (issue 13, item 1)."""
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "real" / "sub" / "f").write_text("x")
+    os.symlink(str(tmp_path / "real"), str(tmp_path / "link"))
+    for paths in ([tmp_path / "link", tmp_path / "link" / "sub"], [tmp_path, tmp_path / "link" / "sub"]):
+        with pytest.raises(InvalidInput, match="goes through the symbolic link %s" % (tmp_path / "link")):
+            create_backup(keystore, "files", {"paths": [str(p) for p in paths]}, dest=str(tmp_path / "b"))
+    # Through a link that is not itself backed up, the path is simply backed up where it is named.
+    made = create_backup(keystore, "files", {"paths": [str(tmp_path / "link" / "sub")]}, dest=str(tmp_path / "b"))
+    restored = restore_backup(Unlocker(keystore), made["path"], provider_options={"target_root": str(tmp_path / "t")})
+    assert restored["changed"]
+    assert (tmp_path / "t" / str(tmp_path / "link" / "sub" / "f").lstrip("/")).read_text() == "x"
