@@ -87,9 +87,14 @@ backups:
     status:
       description:
         - V(complete); V(incomplete) for a backup whose run was interrupted or a capture waiting to be sealed
-          (it is never used); V(damaged) when its header cannot be read.
+          (it is never used); V(damaged) when its header cannot be read; V(failed_verification) when
+          M(drkit.backup.backup_verify) recorded that it failed (it never counts as a good backup).
       type: str
       sample: complete
+    verification:
+      description: For V(failed_verification), the record (C(result), C(level), C(at), C(by), C(problems)).
+      type: dict
+      returned: when the backup failed verification
     form:
       description: V(directory), V(file) (single-file backup) or V(capture) (raw parts waiting to be sealed).
       type: str
@@ -160,6 +165,20 @@ interrupted:
     pid: 4242
     reason: the process ended without finishing
     services_stopped: [slapd]
+failed_restores:
+  description:
+    - Restores whose commit failed part-way and was set aside (never retried), from O(state_dir), each with the
+      backup, when, where it failed, how many paths were and were not put in place, and the journal kept.
+  returned: success
+  type: list
+  elements: dict
+captures:
+  description:
+    - Captures waiting to be sealed (C(stage=capture)), wherever their temporary directory is, with their age,
+      whether they are complete, and C(expires_in_seconds) before the next operation removes them.
+  returned: success
+  type: list
+  elements: dict
 services_stopped:
   description: Every service recorded as stopped, by the running operation or by an interrupted one.
   returned: success

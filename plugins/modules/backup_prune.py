@@ -59,6 +59,13 @@ options:
         whose backups stopped keeps its last ones). Seconds, or a number with C(s), C(m), C(h), C(d) or C(w),
         for example V(36h) or V(14d).
     type: str
+  keep_failed:
+    description:
+      - A backup that failed verification (recorded by M(drkit.backup.backup_verify)) never counts for a rule; the
+        newest O(keep_failed) of them in each group are kept for inspection and older ones are removed.
+      - Whatever the rules, the newest backup of each group that did not fail verification is always kept.
+    type: int
+    default: 2
 notes:
   - At least one rule must be given; with none, the module fails rather than remove every backup.
   - The policy is decided again under the host's lock just before anything is removed.
@@ -167,12 +174,14 @@ RULES = ("keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly"
 
 
 def main():
-    argument_spec = dict(path=dict(type="path", default=DEFAULT_ROOT), keep_within=dict(type="str"))
+    argument_spec = dict(path=dict(type="path", default=DEFAULT_ROOT), keep_within=dict(type="str"),
+                         keep_failed=dict(type="int", default=2))
     argument_spec.update({rule: dict(type="int", default=0) for rule in RULES})
     argument_spec.update(_module.state_dir_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     _module.run(module, prune.prune_backups, path=params["path"], keep_within=params["keep_within"],
+                keep_failed=params["keep_failed"],
                 state_dir=params["state_dir"], check_mode=module.check_mode,
                 **{rule: params[rule] for rule in RULES})
 

@@ -62,7 +62,7 @@ def _recent_backup(dest, max_age, **kind):
     if not max_age:
         return None
     horizon = utc_now() - datetime.timedelta(seconds=max_age)
-    for entry, header in catalog.complete_headers([dest]):
+    for entry, header in catalog.complete_headers([dest], include_failed=False):
         if os.path.dirname(entry.path) != os.path.abspath(dest):
             continue
         try:

@@ -8,21 +8,31 @@ down in ``<root>/<source host>/``. Partials (``.<name>.partial``) and captures
 waiting to be sealed (``.<name>.capture``) are listed as incomplete and never
 opened as backups. Directories whose names start with a dot (``.safety``
 included) are not searched for host copies.
+
+A backup that failed verification has a record beside it,
+``<its directory>/.verify/<name>.json`` ({result, level, at, by, problems}):
+it lists as ``failed_verification``, never satisfies ``max_age``, never
+counts for retention, and is never copied off the host (DESIGN decision 23).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
+from ansible_collections.drkit.backup.plugins.module_utils.common import canonjson
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import DrkitError, InvalidInput
-from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import fsync_path
+from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import fsync_path, private_dir, remove_quietly, write_atomic
+from ansible_collections.drkit.backup.plugins.module_utils.common.timeutil import rfc3339, utc_now
 from ansible_collections.drkit.backup.plugins.module_utils.format import names
 from ansible_collections.drkit.backup.plugins.module_utils.format.sources import open_backup
 
 DEFAULT_ROOT = "/var/lib/drkit/backups"
 COMPLETE = "complete"
 INCOMPLETE = "incomplete"
+FAILED_VERIFICATION = "failed_verification"
+VERIFY_DIR = ".verify"
 
 
 class Entry:
@@ -39,8 +49,40 @@ class Entry:
         match = names.NAME_RE.match(self.name)
         return match.group("stamp") if match else ""
 
+    @property
+    def verification_record(self) -> str:
+        return os.path.join(os.path.dirname(self.path), VERIFY_DIR, self.name + ".json")
+
+    def failed_verification(self):
+        """The record of this backup's failed verification, or None."""
+        try:
+            with open(self.verification_record) as handle:
+                record = json.load(handle)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            record = {"result": "failed", "problems": ["its verification record cannot be read"]}
+        return record if record.get("result") == "failed" else None
+
+    def record_failed_verification(self, level: str, problems, by: str):
+        private_dir(os.path.dirname(self.verification_record))
+        write_atomic(self.verification_record, canonjson.dumps(
+            {"result": "failed", "level": level, "at": rfc3339(utc_now()), "by": by, "problems": list(problems)}))
+
+    def clear_failed_verification(self) -> bool:
+        """Forgets an earlier failure (the backup verified now); whether there was one."""
+        if not os.path.exists(self.verification_record):
+            return False
+        os.unlink(self.verification_record)
+        return True
+
     def describe(self) -> dict:
-        return {"name": self.name, "path": self.path, "status": self.status, "form": self.form}
+        failed = self.failed_verification() if self.status == COMPLETE else None
+        item = {"name": self.name, "path": self.path, "status": FAILED_VERIFICATION if failed else self.status,
+                "form": self.form}
+        if failed:
+            item["verification"] = failed
+        return item
 
 
 def _classify(directory: str, entry) -> Entry:
@@ -104,12 +146,13 @@ def entries_at(path: str) -> list:
     return list_root(path)
 
 
-def complete_headers(roots) -> list:
-    """(entry, header) for every finished backup under ``roots`` whose header parses."""
+def complete_headers(roots, include_failed=True) -> list:
+    """(entry, header) for every finished backup under ``roots`` whose header parses (without those that failed
+    verification, unless ``include_failed``)."""
     result = []
     for root in roots:
         for entry in list_root(root):
-            if entry.status != COMPLETE:
+            if entry.status != COMPLETE or not include_failed and entry.failed_verification():
                 continue
             try:
                 header = open_backup(entry.path).header()
@@ -127,9 +170,11 @@ def remove(entry: Entry):
     """
     if entry.form == "file":
         os.unlink(entry.path)
+        remove_quietly(entry.verification_record)
         return
     header = os.path.join(entry.path, names.HEADER)
     if os.path.exists(header):
         os.unlink(header)
         fsync_path(entry.path)
     shutil.rmtree(entry.path)
+    remove_quietly(entry.verification_record)

@@ -21,6 +21,11 @@ others are removed. Copies of one backup (the same id, say in the root and in
 ``<root>/<host>/``) share its fate. Never pruned: incomplete backups
 (partials, captures), backups whose header cannot be read, and anything
 under a directory whose name starts with a dot (``.safety/``).
+
+A backup that failed verification (catalog.py) never counts for a rule: the
+newest ``keep_failed`` of them in a group are kept for inspection, older ones
+removed; and the newest backup of a group that did not fail is always kept,
+whatever the rules say.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ RULES = ("last",) + tuple(rule for rule, _bucket, _label in _BUCKETS)
 class Policy:
     """How many backups to keep by each rule, and a duration (seconds) to keep all of."""
 
-    def __init__(self, last=0, hourly=0, daily=0, weekly=0, monthly=0, yearly=0, within=0):
+    def __init__(self, last=0, hourly=0, daily=0, weekly=0, monthly=0, yearly=0, within=0, failed=2):
         self.counts = {"last": last, "hourly": hourly, "daily": daily, "weekly": weekly, "monthly": monthly,
                        "yearly": yearly}
         for rule, count in self.counts.items():
@@ -60,6 +65,9 @@ class Policy:
         if not isinstance(within, int) or within < 0:
             raise InvalidInput("keep_within must be a duration, not %r" % (within,))
         self.within = within
+        if not isinstance(failed, int) or isinstance(failed, bool) or failed < 0:
+            raise InvalidInput("keep_failed must be a whole number, 0 or more, not %r" % (failed,))
+        self.failed = failed
         if self.empty:
             raise InvalidInput("give at least one of keep_last, keep_hourly, keep_daily, keep_weekly, "
                                "keep_monthly, keep_yearly or keep_within: with no rule every backup would go")
@@ -78,6 +86,7 @@ class Backup:
         self.created = created
         self.group = group
         self.entries = []
+        self.failed = False  # any copy of it failed verification
         self.reasons = []
 
 
@@ -134,6 +143,19 @@ def _row(entry, backup=None, reason=None) -> dict:
     return row
 
 
+def _decide_group(policy, backups) -> list:
+    """The rules over the backups that did not fail verification; the newest of them is always kept, and of those
+    that failed, the newest ``policy.failed`` (for inspection), never counted by a rule."""
+    good = decide(policy, [backup for backup in backups if not backup.failed])
+    if good and not good[0].reasons:
+        good[0].reasons.append("newest backup of its group that did not fail verification: always kept")
+    failed = sorted((backup for backup in backups if backup.failed), key=lambda b: (b.created, b.name), reverse=True)
+    for index, backup in enumerate(failed):
+        backup.reasons = ["failed verification: kept for inspection (keep_failed %d)" % policy.failed] \
+            if index < policy.failed else []
+    return sorted(good + failed, key=lambda b: (b.created, b.name), reverse=True)
+
+
 def plan(root: str, policy: Policy):
     """(kept rows, removed rows with their entries, skipped rows) for the backups in ``root``."""
     groups, skipped = {}, []
@@ -154,9 +176,10 @@ def plan(root: str, policy: Policy):
             backup = by_id[manifest["id"]] = Backup(manifest["id"], manifest["name"], created, key)
             groups.setdefault(key, []).append(backup)
         backup.entries.append(entry)
+        backup.failed = backup.failed or entry.failed_verification() is not None
     kept, removed = [], []
     for key in sorted(groups, key=lambda k: tuple(str(v) for v in k)):
-        for backup in decide(policy, groups[key]):
+        for backup in _decide_group(policy, groups[key]):
             for entry in backup.entries:
                 if backup.reasons:
                     kept.append(_row(entry, backup))
