@@ -56,7 +56,10 @@ options:
     default: false
   backup_roots:
     description:
-      - Backup roots searched for backups that need the key before it is deleted.
+      - Backup roots searched for backups that need the key before it is deleted, besides every root the host's
+        O(state_dir) remembers a backup being written to; each root's C(.safety) copies and the captures waiting
+        to be sealed count too. A backup whose header cannot be read counts as needing the key (refused without
+        O(force)).
     type: list
     elements: path
     default: [/var/lib/drkit/backups]
@@ -65,6 +68,7 @@ extends_documentation_fragment:
   - drkit.backup.common.attributes
   - drkit.backup.common
   - drkit.backup.common.keystore
+  - drkit.backup.common.state_dir
 attributes:
   diff_mode:
     support: full
@@ -145,12 +149,14 @@ def main():
         backup_roots=dict(type="list", elements="path", default=[DEFAULT_ROOT]),
     )
     argument_spec.update(_module.keystore_argument_spec())
+    argument_spec.update(_module.state_dir_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, required_one_of=[("name", "id")],
                            supports_check_mode=True)
     params = module.params
     if params["state"] == "absent":
         _module.run(module, keys.key_absent, keystore=params["keystore"], key_id=params["id"], name=params["name"],
-                    force=params["force"], backup_roots=params["backup_roots"], check_mode=module.check_mode)
+                    force=params["force"], backup_roots=params["backup_roots"], state_dir=params["state_dir"],
+                    check_mode=module.check_mode)
     _module.run(module, keys.key_present, keystore=params["keystore"], key_id=params["id"], name=params["name"],
                 scope=params["scope"], domain=params["domain"], default=params["default"],
                 check_mode=module.check_mode)

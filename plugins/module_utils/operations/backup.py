@@ -211,6 +211,7 @@ def create_backup(keystore, provider, provider_options=None, backup_type="full",
         _check_capture_space(plan)
     with locked_operation(state, "backup", stage=stage, dest=plan.dest) as operation:
         private_dir(plan.dest)
+        catalog.remember_root(state.path, plan.dest)
         private_dir(plan.temp_dir)
         name, moment = _free_name(plan.dest, plan.provider.name, plan.backup_type, plan.temp_dir,
                                   plan.provider.fixed_moment())

@@ -9,22 +9,69 @@ description only.
 
 from __future__ import annotations
 
+import json
 import os
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import DrkitError, InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import write_atomic
+from ansible_collections.drkit.backup.plugins.module_utils.format.sources import open_backup
+from ansible_collections.drkit.backup.plugins.module_utils.host import capture
+from ansible_collections.drkit.backup.plugins.module_utils.host.lock import locked_operation
+from ansible_collections.drkit.backup.plugins.module_utils.host.state import StateDir
 from ansible_collections.drkit.backup.plugins.module_utils.protection.keystore import (
     BackupKey, Keystore, check_new_password, check_scope, inspect_key_file, key_file_bytes, read_key_file,
     scope_label)
 from ansible_collections.drkit.backup.plugins.module_utils.store import catalog
 
 
-def backups_only_opened_by(key, keystore, roots) -> list:
-    """Backups under ``roots`` that nothing else opens: no other key in ``keystore``, no GnuPG recipient."""
+def backups_only_opened_by(key, keystore, roots, state_dir=None) -> tuple:
+    """(backups that nothing else opens, places that cannot be told) for deleting ``key``.
+
+    Searched: ``roots``, every root a backup was written to on this host (its state directory remembers them),
+    their ``.safety`` copies, and the captures waiting to be sealed. A backup opens otherwise when another key of
+    ``keystore`` or a GnuPG recipient holds one of its slots. A header that does not parse is a place that cannot
+    be told: it might need the key.
+    """
     others = {other.id for other in keystore.keys()} - {key.id}
-    return [entry.path for entry, header in catalog.complete_headers(roots)
-            if key.id in header.key_ids and not set(header.key_ids) & others
-            and not header.protection()["gpgRecipients"]]
+    state = StateDir(state_dir)
+    searched = []
+    for root in list(roots) + catalog.known_roots(state.path):
+        for place in (root, os.path.join(root, catalog.SAFETY_DIR)):
+            if os.path.abspath(place) not in searched:
+                searched.append(os.path.abspath(place))
+    needing, unsure = [], []
+
+    def only_this(slots):
+        ids = {slot["keyId"] for slot in slots if slot.get("type") == "backup-key"}
+        return key.id in ids and not ids & others and not any(slot.get("type") == "gpg" for slot in slots)
+
+    for root in searched:
+        for entry in catalog.list_root(root):
+            if entry.status != catalog.COMPLETE:
+                continue
+            try:
+                header = open_backup(entry.path).header()
+            except DrkitError:
+                unsure.append(entry.path)
+                continue
+            if only_this(header.slots):
+                needing.append(entry.path)
+    for entry in capture.registered(state.path):
+        record = _capture_record(entry["capture"])
+        if record is None:
+            if entry["present"]:
+                unsure.append(entry["capture"])
+        elif only_this(record.get("keySlots") or []):
+            needing.append(entry["capture"])
+    return needing, unsure
+
+
+def _capture_record(path):
+    try:
+        with open(os.path.join(path, capture.CAPTURE_RECORD)) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
 
 
 def key_info(keystore, file=None) -> dict:
@@ -76,22 +123,28 @@ def key_present(keystore, key_id=None, name=None, scope="system", domain=None, d
 
 
 def key_absent(keystore, key_id=None, name=None, force=False, backup_roots=(catalog.DEFAULT_ROOT,),
-               check_mode=False):
-    """Deletes a key, unless it is the only way to open some backup under ``backup_roots`` (then only with force)."""
+               state_dir=None, check_mode=False):
+    """Deletes a key, unless it may be the only way to open some backup (then only with force)."""
     store = Keystore(keystore)
     key = store.get(key_id, name)
     if key is None:
         return {"changed": False, "diff": {"before": {}, "after": {}}}
     before = store.info(key)
     if not force:
-        needing = backups_only_opened_by(key, store, backup_roots)
+        needing, unsure = backups_only_opened_by(key, store, backup_roots, state_dir)
         if needing:
-            raise InvalidInput("backup key %s is the only key in %s that opens %d backup(s), such as %s: "
-                               "deleting it would make them unrecoverable here. Download it first "
+            raise InvalidInput("backup key %s is the only key in %s that opens %d backup(s) or capture(s), such as "
+                               "%s: deleting it would make them unrecoverable here. Download it first "
                                "(drkit.backup.backup_key_download) and use force: true"
                                % (key.id, store, len(needing), needing[0]))
+        if unsure:
+            raise InvalidInput("backup key %s may be the only key that opens %s, whose header cannot be read (it "
+                               "is damaged or incomplete): deleting it could make it unrecoverable. Check or remove "
+                               "it, or download the key first (drkit.backup.backup_key_download) and use force: "
+                               "true" % (key.id, ", ".join(unsure[:3])))
     if not check_mode:
-        store.remove(key)
+        with locked_operation(StateDir(state_dir), "delete-key", name=key.id):
+            store.remove(key)
     return {"changed": True, "key": before, "diff": {"before": before, "after": {}}}
 
 

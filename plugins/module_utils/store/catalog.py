@@ -33,6 +33,25 @@ COMPLETE = "complete"
 INCOMPLETE = "incomplete"
 FAILED_VERIFICATION = "failed_verification"
 VERIFY_DIR = ".verify"
+SAFETY_DIR = ".safety"
+ROOTS = "roots.json"
+
+
+def remember_root(state_dir: str, root: str):
+    """Notes in the host's state directory that ``root`` holds backups (deleting a key looks in every one)."""
+    known = known_roots(state_dir)
+    if root not in known:
+        private_dir(state_dir)
+        write_atomic(os.path.join(state_dir, ROOTS), canonjson.dumps({"roots": sorted(known + [root])}))
+
+
+def known_roots(state_dir: str) -> list:
+    try:
+        with open(os.path.join(state_dir, ROOTS)) as handle:
+            roots = json.load(handle).get("roots", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [root for root in roots if isinstance(root, str)]
 
 
 class Entry:

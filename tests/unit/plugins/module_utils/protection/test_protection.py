@@ -247,7 +247,7 @@ def test_hsm_tied_backup_rekeys_without_the_hsm(tmp_path, keystore, data_tree, s
 def test_deleting_a_key_is_allowed_when_a_gpg_recipient_still_opens_the_backup(tmp_path, keystore, data_tree,
                                                                                gnupg_home):
     made = backup(keystore, data_tree, tmp_path / "b", gpg_home=gnupg_home, gpg_recipients=["backup@example.test"])
-    assert backups_only_opened_by(keystore.keys()[0], keystore, [str(tmp_path / "b")]) == []
+    assert backups_only_opened_by(keystore.keys()[0], keystore, [str(tmp_path / "b")]) == ([], [])
     plain = backup(keystore, data_tree, tmp_path / "c")
-    assert backups_only_opened_by(keystore.keys()[0], keystore, [str(tmp_path / "c")]) == [plain["path"]]
+    assert backups_only_opened_by(keystore.keys()[0], keystore, [str(tmp_path / "c")]) == ([plain["path"]], [])
     assert made["path"]
