@@ -115,6 +115,18 @@ options:
     version_added: 0.1.0
 """
 
+    LEASE = r"""
+options:
+  lease_id:
+    description:
+      - The id of the lease (M(drkit.backup.backup_lease)) that holds the host for the sequence this call belongs to,
+        as a role's restore does. While another holder's lease is in force, a call without its id is refused with a
+        message naming the lease's purpose and holder; a call with the id renews it; a call with an id that has
+        expired or was released is refused (the sequence lost its hold on the host).
+    type: str
+    version_added: 0.1.0
+"""
+
     # What most modules' attributes are; a module says only where it differs (its check mode's details).
     ATTRIBUTES = r"""
 options: {}

@@ -60,6 +60,10 @@ def services_argument_spec() -> dict:
             "start_command": {"type": "str", "default": DEFAULT_START}}
 
 
+def lease_argument_spec() -> dict:
+    return {"lease_id": {"type": "str", "no_log": False}}
+
+
 def freeipa_argument_spec() -> dict:
     return {"krb5_ccache": {"type": "path"}}
 

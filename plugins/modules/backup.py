@@ -165,7 +165,7 @@ options:
       - Where the capture stage (and an offline V(all)) writes the raw parts, as C(TMPDIR) moves
         C(ipa-backup)'s work files. Default is C(<state_dir>/captures), private to root and outside the backup
         root, since the raw parts are not encrypted.
-      - The capture never holds the data key in clear: it waits wrapped by a capture key in O(keystore) until the
+      - The capture never holds the data key in clear; it waits wrapped by a capture key in O(keystore) until the
         seal. A capture not sealed within a day is removed (with its key) by the next operation on the host, with
         a warning; M(drkit.backup.backup_info) with O(state_dir) lists the captures waiting.
       - It needs room for the raw data; before anything is stopped, a run refuses when it has less free space
@@ -187,6 +187,7 @@ extends_documentation_fragment:
   - drkit.backup.common.hsm
   - drkit.backup.common.services
   - drkit.backup.common.state_dir
+  - drkit.backup.common.lease
 attributes:
   check_mode:
     support: full
@@ -452,6 +453,7 @@ def main():
     argument_spec.update(_module.hsm_argument_spec())
     argument_spec.update(_module.services_argument_spec())
     argument_spec.update(_module.state_dir_argument_spec())
+    argument_spec.update(_module.lease_argument_spec())
     module = AnsibleModule(
         argument_spec=argument_spec,
         required_if=[("state", "absent", ("name",)), ("stage", "seal", ("capture",))],
@@ -463,11 +465,12 @@ def main():
         module.fail_json(msg="compression_level must be between 0 and 19")
     if params["state"] == "absent":
         _module.run(module, delete.delete_backup, dest=params["dest"], name=params["name"],
-                    state_dir=params["state_dir"], check_mode=module.check_mode)
+                    state_dir=params["state_dir"], lease_id=params["lease_id"], check_mode=module.check_mode)
     if params["stage"] == "seal":
         _module.run(module, stages.seal_backup, capture=params["capture"], dest=params["dest"],
                     compression_level=params["compression_level"], state_dir=params["state_dir"],
-                    check_mode=module.check_mode, signing_key_passphrase=params["signing_key_passphrase"])
+                    lease_id=params["lease_id"], check_mode=module.check_mode,
+                    signing_key_passphrase=params["signing_key_passphrase"])
     _module.run(
         module, backup.create_backup, keystore=Keystore(params["keystore"]), provider=params["provider"],
         provider_options=params["provider_options"], backup_type=params["type"], online=params["online"],
@@ -475,7 +478,7 @@ def main():
         max_age=params["max_age"], compression_level=params["compression_level"],
         stop_command=params["stop_command"], start_command=params["start_command"], stage=params["stage"],
         temp_dir=params["temp_dir"], source_host=params["source_host"], state_dir=params["state_dir"],
-        check_mode=module.check_mode, encryption=params["encryption"], key_id=params["key_id"],
+        lease_id=params["lease_id"], check_mode=module.check_mode, encryption=params["encryption"], key_id=params["key_id"],
         escrow_key_ids=params["escrow_key_ids"], gpg_home=params["gpg_home"],
         gpg_recipients=params["gpg_recipients"], tied_to_hsm=params["tied_to_hsm"], hsm=params["hsm"],
         signing_certificate=params["signing_certificate"], signing_key=params["signing_key"],

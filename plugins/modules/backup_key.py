@@ -69,6 +69,7 @@ extends_documentation_fragment:
   - drkit.backup.common
   - drkit.backup.common.keystore
   - drkit.backup.common.state_dir
+  - drkit.backup.common.lease
 attributes:
   diff_mode:
     support: full
@@ -150,13 +151,14 @@ def main():
     )
     argument_spec.update(_module.keystore_argument_spec())
     argument_spec.update(_module.state_dir_argument_spec())
+    argument_spec.update(_module.lease_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, required_one_of=[("name", "id")],
                            supports_check_mode=True)
     params = module.params
     if params["state"] == "absent":
         _module.run(module, keys.key_absent, keystore=params["keystore"], key_id=params["id"], name=params["name"],
                     force=params["force"], backup_roots=params["backup_roots"], state_dir=params["state_dir"],
-                    check_mode=module.check_mode)
+                    lease_id=params["lease_id"], check_mode=module.check_mode)
     _module.run(module, keys.key_present, keystore=params["keystore"], key_id=params["id"], name=params["name"],
                 scope=params["scope"], domain=params["domain"], default=params["default"],
                 check_mode=module.check_mode)

@@ -33,6 +33,8 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - drkit.backup.common.attributes
   - drkit.backup.common
+  - drkit.backup.common.state_dir
+  - drkit.backup.common.lease
 author:
   - drkit.backup maintainers (@drkit)
 seealso:
@@ -87,9 +89,12 @@ def main():
         src=dict(type="path", required=True),
         dest=dict(type="path", required=True),
     )
+    argument_spec.update(_module.state_dir_argument_spec())
+    argument_spec.update(_module.lease_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    _module.run(module, pack.pack_backup, src=module.params["src"], dest=module.params["dest"],
-                check_mode=module.check_mode)
+    params = module.params
+    _module.run(module, pack.pack_backup, src=params["src"], dest=params["dest"], state_dir=params["state_dir"],
+                lease_id=params["lease_id"], check_mode=module.check_mode)
 
 
 if __name__ == "__main__":

@@ -74,6 +74,7 @@ extends_documentation_fragment:
   - drkit.backup.common.attributes
   - drkit.backup.common
   - drkit.backup.common.state_dir
+  - drkit.backup.common.lease
 attributes:
   check_mode:
     support: full
@@ -178,11 +179,12 @@ def main():
                          keep_failed=dict(type="int", default=2))
     argument_spec.update({rule: dict(type="int", default=0) for rule in RULES})
     argument_spec.update(_module.state_dir_argument_spec())
+    argument_spec.update(_module.lease_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     _module.run(module, prune.prune_backups, path=params["path"], keep_within=params["keep_within"],
                 keep_failed=params["keep_failed"],
-                state_dir=params["state_dir"], check_mode=module.check_mode,
+                state_dir=params["state_dir"], lease_id=params["lease_id"], check_mode=module.check_mode,
                 **{rule: params[rule] for rule in RULES})
 
 

@@ -41,6 +41,7 @@ extends_documentation_fragment:
   - drkit.backup.common
   - drkit.backup.common.services
   - drkit.backup.common.state_dir
+  - drkit.backup.common.lease
 attributes:
   check_mode:
     support: full
@@ -96,12 +97,13 @@ def main():
     )
     argument_spec.update(_module.services_argument_spec())
     argument_spec.update(_module.state_dir_argument_spec())
+    argument_spec.update(_module.lease_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, required_if=[("state", "stopped", ("services",))],
                            supports_check_mode=True)
     params = module.params
     _module.run(module, services.control_services, state=params["state"], services=params["services"],
                 stop_command=params["stop_command"], start_command=params["start_command"],
-                state_dir=params["state_dir"], check_mode=module.check_mode)
+                state_dir=params["state_dir"], lease_id=params["lease_id"], check_mode=module.check_mode)
 
 
 if __name__ == "__main__":

@@ -68,6 +68,7 @@ extends_documentation_fragment:
   - drkit.backup.common.trust
   - drkit.backup.common.services
   - drkit.backup.common.state_dir
+  - drkit.backup.common.lease
 attributes:
   check_mode:
     support: full
@@ -173,12 +174,13 @@ def main():
     argument_spec.update(_module.trust_argument_spec())
     argument_spec.update(_module.services_argument_spec())
     argument_spec.update(_module.state_dir_argument_spec())
+    argument_spec.update(_module.lease_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     _module.run(module, restore.restore_backup, unlocker=_module.unlocker(params), backup=params["backup"],
                 provider=params["provider"], provider_options=params["provider_options"], parts=params["parts"],
                 stop_command=params["stop_command"], start_command=params["start_command"],
-                state_dir=params["state_dir"], check_mode=module.check_mode,
+                state_dir=params["state_dir"], lease_id=params["lease_id"], check_mode=module.check_mode,
                 trusted_certificates=params["trusted_certificates"], provider_secrets=params["provider_secrets"])
 
 

@@ -87,7 +87,9 @@ def _clear_stale(state, stale) -> str:
 def locked_operation(state, operation: str, name=None, **details):
     """Holds ``state``'s lock for the ``with`` body, after what killed runs left; yields the running
     :class:`host.state.Operation`."""
-    with state.locked("%s%s" % (operation, " of %s" % name if name else "")) as stale:
+    what = "%s%s" % (operation, " of %s" % name if name else "")
+    with state.locked(what) as stale:
+        state.admit(what)
         warnings = [_clear_stale(state, stale)] if stale is not None else []
         warnings += _clear_abandoned(state, details.get("capture"))
         current = state.begin(operation, name, **details)
@@ -100,3 +102,4 @@ def locked_operation(state, operation: str, name=None, **details):
             yield current
         finally:
             state.end(current)
+            state.renew_lease()  # a long call must not let its sequence's lease lapse under it

@@ -18,6 +18,12 @@ The host's state directory (default ``/var/lib/drkit``, root-only) holds:
   start command failed), with that run's record. A service leaves this list
   when a later run starts it again; the file goes when the list is empty.
 
+- ``lease.json``: a lease ({id, holder, purpose, expires_at, seconds}) that a
+  role takes to hold the host across several module calls (a restore, its
+  health check and its rollback). While it lasts, only calls that pass its id
+  may take the lock, and each of them renews it; it lapses ``seconds`` after
+  the last call, so a controller that died does not hold the host for ever.
+
 A record found while the lock is free was left by a process that is gone: the
 next operation (host/operation.py) moves its services to ``interrupted.json``,
 clears what the run left, says so in a warning, and goes on. Reading the status takes a shared lock for an instant;
@@ -28,21 +34,24 @@ before it gives up, so a status read never makes an operation fail.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import errno
 import fcntl
 import os
 import socket
 import time
+import uuid
 
 from ansible_collections.drkit.backup.plugins.module_utils.common import canonjson
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import (
     FormatError, InvalidInput, OperationInProgress)
 from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import private_dir, write_atomic
-from ansible_collections.drkit.backup.plugins.module_utils.common.timeutil import rfc3339, utc_now
+from ansible_collections.drkit.backup.plugins.module_utils.common.timeutil import parse_time, rfc3339, utc_now
 
 DEFAULT_STATE_DIR = "/var/lib/drkit"
 LOCK = "lock"
 OPERATION = "operation.json"
+LEASE = "lease.json"
 INTERRUPTED = "interrupted.json"
 LOCK_WAIT = 2.0
 LOCK_POLL = 0.05
@@ -95,11 +104,13 @@ class Operation:
 class StateDir:
     """A host's state directory: the lock, the running operation, services left stopped."""
 
-    def __init__(self, path=None):
+    def __init__(self, path=None, lease_id=None):
         path = path or DEFAULT_STATE_DIR
         if not os.path.isabs(path):
             raise InvalidInput("state_dir must be an absolute path, not %r" % (path,))
         self.path = os.path.abspath(path)
+        # The lease the caller holds (a role's sequence), or None.
+        self.lease_id = lease_id
 
     def __str__(self):
         return "state directory %s" % self.path
@@ -195,9 +206,68 @@ class StateDir:
                 "services_stopped": stopped}
 
     def check_free(self, what: str):
-        """Refuses (without taking the lock) when another operation is running: for check mode."""
+        """Refuses (without taking the lock) when another operation is running or the host is leased to
+        another holder: for check mode."""
         if self._held():
             raise OperationInProgress(self._busy_message(what))
+        self.admit(what, renew=False)
+
+    # --- the lease -------------------------------------------------------------
+
+    def lease(self):
+        """The lease in force (expired ones are no lease), or None."""
+        record = self.read_record(LEASE)
+        if not record or not isinstance(record.get("expires_at"), str):
+            return None
+        try:
+            expires = parse_time(record["expires_at"])
+        except ValueError:
+            return None
+        return record if expires > utc_now() else None
+
+    def admit(self, what: str, renew=True):
+        """Refuses ``what`` when another holder's lease is in force, or when the caller's own lease was lost;
+        renews the caller's lease (call it holding the lock)."""
+        held = self.lease()
+        if held is not None and held.get("id") != self.lease_id:
+            raise OperationInProgress(
+                "cannot start %s: this host is held by a lease for %s (holder %s, until %s, or sooner when released)"
+                ": wait for it to end, or release it with drkit.backup.backup_lease (state absent, force true) if "
+                "its holder is gone" % (what, held.get("purpose"), held.get("holder"), held.get("expires_at")))
+        if self.lease_id and held is None:
+            raise OperationInProgress(
+                "cannot start %s: lease %s on this host has expired or was released, so the sequence it held the "
+                "host for no longer holds it; start the sequence again" % (what, self.lease_id))
+        if held is not None and renew:
+            self.renew_lease()
+
+    def renew_lease(self):
+        """Extends the caller's lease from now (when it still holds it): a call renews it as it starts and ends."""
+        held = self.lease()
+        if held is not None and self.lease_id and held.get("id") == self.lease_id:
+            self.write_record(LEASE, dict(held, expires_at=rfc3339(utc_now() + datetime.timedelta(
+                seconds=held["seconds"]))))
+
+    def take_lease(self, holder: str, purpose: str, seconds: int) -> dict:
+        """A new lease for ``seconds`` after each call (call it holding the lock)."""
+        held = self.lease()
+        if held is not None and held.get("id") != self.lease_id:
+            self.admit("a lease for %s" % purpose)  # says who holds the host
+        record = {"id": self.lease_id or str(uuid.uuid4()), "holder": holder, "purpose": purpose,
+                  "seconds": seconds, "taken_at": rfc3339(utc_now()),
+                  "expires_at": rfc3339(utc_now() + datetime.timedelta(seconds=seconds))}
+        self.write_record(LEASE, record)
+        return record
+
+    def release_lease(self, force=False):
+        """Ends the caller's lease (or, with ``force``, any); returns the lease ended, or None."""
+        held = self.lease()
+        if held is None or (held.get("id") != self.lease_id and not force):
+            if held is not None:
+                self.admit("releasing lease %s" % self.lease_id)  # says whose lease it is
+            return None
+        self._remove(LEASE)
+        return held
 
     def _busy_message(self, what):
         return ("cannot start %s: another drkit.backup operation is running on this host: %s. One backup or "

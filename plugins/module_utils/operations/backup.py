@@ -171,7 +171,8 @@ class _Plan:
 def create_backup(keystore, provider, provider_options=None, backup_type="full", online=False,
                   dest=DEFAULT_ROOT, scope="system", domain=None, description="", max_age=0,
                   compression_level=DEFAULT_LEVEL, stop_command=None, start_command=None, stage="all",
-                  temp_dir=None, source_host=None, state_dir=None, check_mode=False, **protection_options):
+                  temp_dir=None, source_host=None, state_dir=None, check_mode=False, lease_id=None,
+                  **protection_options):
     """Takes one backup (``stage`` all), or captures its raw parts for :func:`seal_backup` (``capture``).
 
     Offline, the provider's services are stopped only while the raw parts are
@@ -197,7 +198,7 @@ def create_backup(keystore, provider, provider_options=None, backup_type="full",
             return {"changed": False, "stage": stage, "path": entry.path, "backup": header.summary(),
                     "capture": None, "services": plan.services, "stops_services": plan.stops_services,
                     "tool_stops_services": plan.tool_stops_services, "msg": "backup %s %s" % (entry.name, why)}
-    state = StateDir(state_dir)
+    state = StateDir(state_dir, lease_id)
     if check_mode:
         state.check_free("a backup")
         return {"changed": True, "stage": stage, "path": None, "backup": None, "capture": None,

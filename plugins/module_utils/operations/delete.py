@@ -15,12 +15,12 @@ from ansible_collections.drkit.backup.plugins.module_utils.host.state import Sta
 from ansible_collections.drkit.backup.plugins.module_utils.store import catalog
 
 
-def delete_backup(dest, name, state_dir=None, check_mode=False):
+def delete_backup(dest, name, state_dir=None, check_mode=False, lease_id=None):
     """Removes one backup (directory or single file) from ``dest``."""
     if not name or not names.NAME_RE.match(name):
         raise InvalidInput("state absent needs name, a backup name such as files-full-2026-01-31-02-00-00")
     dest = os.path.abspath(dest)
-    state = StateDir(state_dir)
+    state = StateDir(state_dir, lease_id)
     found = [entry for entry in catalog.list_root(dest)
              if entry.name == name and os.path.dirname(entry.path) == dest]
     # A capture of this backup waiting to be sealed, wherever its temporary directory is.

@@ -123,7 +123,7 @@ def key_present(keystore, key_id=None, name=None, scope="system", domain=None, d
 
 
 def key_absent(keystore, key_id=None, name=None, force=False, backup_roots=(catalog.DEFAULT_ROOT,),
-               state_dir=None, check_mode=False):
+               state_dir=None, check_mode=False, lease_id=None):
     """Deletes a key, unless it may be the only way to open some backup (then only with force)."""
     store = Keystore(keystore)
     key = store.get(key_id, name)
@@ -142,8 +142,11 @@ def key_absent(keystore, key_id=None, name=None, force=False, backup_roots=(cata
                                "is damaged or incomplete): deleting it could make it unrecoverable. Check or remove "
                                "it, or download the key first (drkit.backup.backup_key_download) and use force: "
                                "true" % (key.id, ", ".join(unsure[:3])))
-    if not check_mode:
-        with locked_operation(StateDir(state_dir), "delete-key", name=key.id):
+    state = StateDir(state_dir, lease_id)
+    if check_mode:
+        state.check_free("deleting backup key %s" % key.id)
+    else:
+        with locked_operation(state, "delete-key", name=key.id):
             store.remove(key)
     return {"changed": True, "key": before, "diff": {"before": before, "after": {}}}
 

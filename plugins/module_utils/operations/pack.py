@@ -12,10 +12,14 @@ from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import 
 from ansible_collections.drkit.backup.plugins.module_utils.format import names, single_file
 from ansible_collections.drkit.backup.plugins.module_utils.format.sources import (
     DirectorySource, PackedSource, open_backup)
+from ansible_collections.drkit.backup.plugins.module_utils.host.lock import locked_operation
+from ansible_collections.drkit.backup.plugins.module_utils.host.state import StateDir
 
 
-def pack_backup(src, dest, check_mode=False):
-    """Packs backup directory ``src`` into one ``.drkit`` file, or unpacks one into root ``dest``."""
+def pack_backup(src, dest, state_dir=None, check_mode=False, lease_id=None):
+    """Packs backup directory ``src`` into one ``.drkit`` file, or unpacks one into root ``dest``, holding the
+    host's lock while it writes."""
+    state = StateDir(state_dir, lease_id)
     source = open_backup(src)
     header = source.header()
     if source.form == "directory":
@@ -27,9 +31,12 @@ def pack_backup(src, dest, check_mode=False):
                 return {"changed": False, "path": target, "backup": header.summary(), "operation": "pack"}
             raise InvalidInput("%s already exists and holds another backup: remove it or choose another dest"
                                % target)
-        if not check_mode:
-            private_dir(os.path.dirname(target))
-            single_file.pack(source, target)
+        if check_mode:
+            state.check_free("packing %s" % source.name)
+        else:
+            with locked_operation(state, "pack", name=source.name):
+                private_dir(os.path.dirname(target))
+                single_file.pack(source, target)
         return {"changed": True, "path": target, "backup": header.summary(), "operation": "pack"}
     root = os.path.abspath(dest)
     target = os.path.join(root, header.name)
@@ -39,7 +46,10 @@ def pack_backup(src, dest, check_mode=False):
             return {"changed": False, "path": target, "backup": header.summary(), "operation": "unpack"}
         raise InvalidInput("%s already exists and holds another backup: remove it or choose another dest"
                            % target)
-    if not check_mode:
-        private_dir(root)
-        single_file.unpack(source, root)
+    if check_mode:
+        state.check_free("unpacking %s" % header.name)
+    else:
+        with locked_operation(state, "unpack", name=header.name):
+            private_dir(root)
+            single_file.unpack(source, root)
     return {"changed": True, "path": target, "backup": header.summary(), "operation": "unpack"}

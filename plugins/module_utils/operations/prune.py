@@ -11,10 +11,10 @@ from ansible_collections.drkit.backup.plugins.module_utils.host.state import Sta
 from ansible_collections.drkit.backup.plugins.module_utils.store import catalog, retention
 
 
-def prune(root: str, policy: retention.Policy, state_dir=None, check_mode=False) -> dict:
+def prune(root: str, policy: retention.Policy, state_dir=None, check_mode=False, lease_id=None) -> dict:
     """Removes the backups in ``root`` that ``policy`` does not keep (in check mode, lists them)."""
     kept, removed, skipped, groups = retention.plan(root, policy)
-    state = StateDir(state_dir)
+    state = StateDir(state_dir, lease_id)
     warnings = []
     if check_mode:
         state.check_free("pruning %s" % root)
@@ -33,10 +33,10 @@ def prune(root: str, policy: retention.Policy, state_dir=None, check_mode=False)
 
 
 def prune_backups(path, keep_last=0, keep_hourly=0, keep_daily=0, keep_weekly=0, keep_monthly=0, keep_yearly=0,
-                  keep_within=None, keep_failed=2, state_dir=None, check_mode=False) -> dict:
+                  keep_within=None, keep_failed=2, state_dir=None, check_mode=False, lease_id=None) -> dict:
     """Module result of drkit.backup.backup_prune: the policy from its options (``keep_within`` a duration)."""
     policy = retention.Policy(last=keep_last, hourly=keep_hourly, daily=keep_daily, weekly=keep_weekly,
                               monthly=keep_monthly, yearly=keep_yearly,
                               within=parse_duration(keep_within, "keep_within") if keep_within else 0,
                               failed=keep_failed)
-    return prune(path, policy, state_dir=state_dir, check_mode=check_mode)
+    return prune(path, policy, state_dir=state_dir, check_mode=check_mode, lease_id=lease_id)

@@ -36,7 +36,7 @@ CHANGES_SHOWN = 50
 
 def restore_backup(unlocker, backup, provider=None, provider_options=None, parts=None, stop_command=None,
                    start_command=None, state_dir=None, check_mode=False, trusted_certificates=None,
-                   provider_secrets=None):
+                   provider_secrets=None, lease_id=None):
     """Verifies the whole backup, plans the restore, and (unless checking) applies it."""
     trusted = load_trusted(trusted_certificates)
     source = open_backup(backup)
@@ -58,7 +58,7 @@ def restore_backup(unlocker, backup, provider=None, provider_options=None, parts
     if problems:
         raise InvalidInput("backup %s does not fit this server: %s" % (header.name, "; ".join(problems)))
     unlocker.data_key(header)  # a missing key or a forged header, said plainly before anything else
-    state = StateDir(state_dir)
+    state = StateDir(state_dir, lease_id)
     if check_mode:
         state.check_free("a restore of %s" % header.name)
     with contextlib.ExitStack() as stack:

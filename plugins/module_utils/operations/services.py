@@ -12,7 +12,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.host.state import Sta
 
 
 def control_services(state="started", services=None, stop_command=None, start_command=None, state_dir=None,
-                     check_mode=False):
+                     check_mode=False, lease_id=None):
     """Starts services (by default those runs left stopped) in reverse order, or stops services in order.
 
     Starting is how services that an interrupted run left stopped come back:
@@ -21,7 +21,7 @@ def control_services(state="started", services=None, stop_command=None, start_co
     """
     if state not in ("started", "stopped"):
         raise InvalidInput("state must be started or stopped, not %r" % (state,))
-    status_dir = StateDir(state_dir)
+    status_dir = StateDir(state_dir, lease_id)
     if services is None:
         if state == "stopped":
             raise InvalidInput("state stopped needs services, the services to stop in order")

@@ -127,7 +127,7 @@ def seal(capture, compression_level, signer=None, signing_key_passphrase=None) -
 
 
 def seal_backup(capture, dest=None, compression_level=DEFAULT_LEVEL, state_dir=None, check_mode=False,
-                signing_key_passphrase=None):
+                signing_key_passphrase=None, lease_id=None):
     """The seal stage: turns a capture into a finished backup and removes the capture.
 
     A capture that is gone while ``<dest>/<name>`` is a finished backup was
@@ -144,7 +144,7 @@ def seal_backup(capture, dest=None, compression_level=DEFAULT_LEVEL, state_dir=N
                     "backup": open_backup(done).header().summary(),
                     "msg": "capture %s was sealed already into %s" % (capture, done)}
     loaded = Capture.load(capture)
-    state = StateDir(state_dir)
+    state = StateDir(state_dir, lease_id)
     if check_mode:
         state.check_free("sealing %s" % loaded.name)
         target = os.path.join(loaded.record["dest"], loaded.name)
