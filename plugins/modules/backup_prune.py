@@ -141,8 +141,9 @@ removed:
       path: /var/lib/drkit/backups/files-full-2026-11-01-02-00-00
       created_at: "2026-11-01T02:00:00.104566Z"
       group: files full backups of idm1.example.test (system, options 6f1c2a9e)
-skipped:
-  description: What was left alone because it is never pruned (incomplete, or a header that cannot be read), with C(reason).
+never_pruned:
+  description:
+    - What was left alone because it is never pruned (incomplete, or a header that cannot be read), with C(reason).
   returned: success
   type: list
   elements: dict

@@ -135,18 +135,18 @@ def _row(entry, backup=None, reason=None) -> dict:
 
 
 def plan(root: str, policy: Policy):
-    """(kept rows, removed rows with their entries, skipped rows) for the backups in ``root``."""
-    groups, skipped = {}, []
+    """(kept rows, removed rows with their entries, never-pruned rows, group count) for the backups in ``root``."""
+    groups, never_pruned = {}, []
     by_id = {}
     for entry in catalog.list_root(root):
         if entry.status != catalog.COMPLETE:
-            skipped.append(_row(entry, reason="incomplete (%s): never pruned" % entry.form))
+            never_pruned.append(_row(entry, reason="incomplete (%s): never pruned" % entry.form))
             continue
         try:
             manifest = open_backup(entry.path).header().manifest
             created = parse_time(manifest["createdAt"])
         except (DrkitError, ValueError) as exc:
-            skipped.append(_row(entry, reason="its header cannot be read, so it is never pruned: %s" % exc))
+            never_pruned.append(_row(entry, reason="its header cannot be read, so it is never pruned: %s" % exc))
             continue
         backup = by_id.get(manifest["id"])
         if backup is None:
@@ -162,4 +162,4 @@ def plan(root: str, policy: Policy):
                     kept.append(_row(entry, backup))
                 else:
                     removed.append((_row(entry, backup), entry))
-    return kept, removed, skipped, len(groups)
+    return kept, removed, never_pruned, len(groups)

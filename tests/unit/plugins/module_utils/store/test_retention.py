@@ -168,7 +168,7 @@ def test_partials_captures_safety_copies_and_damaged_backups_are_never_pruned(tm
     (damaged / "header.json").write_bytes(b"{}")
     result = prune(str(root), retention.Policy(last=1))
     assert names(result["removed"]) == ["files-full-2026-03-01-02-00-00"]
-    assert sorted(row["name"] for row in result["skipped"]) == [
+    assert sorted(row["name"] for row in result["never_pruned"]) == [
         "files-full-2026-01-01-00-00-00", "files-full-2026-01-02-00-00-00", "files-full-2026-01-04-00-00-00"]
     assert os.path.isdir(safety) and damaged.is_dir()
     assert (root / ".files-full-2026-01-01-00-00-00.partial").is_dir()
