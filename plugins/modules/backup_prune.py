@@ -19,6 +19,12 @@ description:
     newest backup of each of that many most recent hours, UTC days, ISO weeks, months and years that have a
     backup; O(keep_within) keeps every backup created within that long of the group's newest backup. A backup
     kept by any rule is kept, and RV(kept) says by which.
+  - As C(restic forget) does since restic 0.16, the oldest backup of a group is kept too when one of
+    O(keep_hourly), O(keep_daily), O(keep_weekly), O(keep_monthly) or O(keep_yearly) has a count left when it is
+    reached, although a newer backup already stands for its hour, day, week, month or year; with
+    O(keep_yearly=10) and three years of backups, the first backup of the first year stays. RV(kept) gives its
+    reason as, for example, C(oldest backup, kept because keep_yearly 10 was not used up (yearly)). O(keep_last)
+    and O(keep_within) do not add it. Older restic releases (such as the 0.14 of Debian 12) remove that backup.
   - Never removed - incomplete backups (interrupted runs, captures waiting to be sealed), backups whose
     header cannot be read, and everything in directories whose names start with a dot, such as the safety
     copies a restore keeps in C(.safety/).
@@ -139,6 +145,11 @@ kept:
       group: files full backups of idm1.example.test (system, options 6f1c2a9e)
       reasons: ["newest of day 2026-11-23 (daily)", "newest of ISO week 2026-W48 (weekly)",
                 "within 36h of the newest (2026-11-23T02:00:00.312004Z)"]
+    - name: files-full-2024-03-01-02-00-00
+      path: /var/lib/drkit/backups/files-full-2024-03-01-02-00-00
+      created_at: "2024-03-01T02:00:00.201877Z"
+      group: files full backups of idm1.example.test (system, options 6f1c2a9e)
+      reasons: ["oldest backup, kept because keep_yearly 10 was not used up (yearly)"]
 removed:
   description: The backups removed (in check mode, that would be removed), with C(name), C(path), C(created_at) and C(group).
   returned: success
@@ -149,8 +160,9 @@ removed:
       path: /var/lib/drkit/backups/files-full-2026-11-01-02-00-00
       created_at: "2026-11-01T02:00:00.104566Z"
       group: files full backups of idm1.example.test (system, options 6f1c2a9e)
-skipped:
-  description: What was left alone because it is never pruned (incomplete, or a header that cannot be read), with C(reason).
+never_pruned:
+  description:
+    - What was left alone because it is never pruned (incomplete, or a header that cannot be read), with C(reason).
   returned: success
   type: list
   elements: dict

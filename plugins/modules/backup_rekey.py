@@ -20,7 +20,7 @@ description:
     the GnuPG secret key). A backup tied to an HSM is rekeyed without the HSM (its slots hold what the HSM
     wrapped).
   - The keys must be of the backup's scope. A backup that cannot be opened, or is not encrypted, fails the task
-    with its reason; the others are still rekeyed.
+    with its reason (and is listed in RV(not_rekeyed)); the others are still rekeyed.
 options:
   path:
     description: A backup root (every backup in it), one backup directory, or a single-file backup.
@@ -83,8 +83,8 @@ unchanged:
   type: list
   elements: str
   sample: []
-failed:
-  description: The backups that could not be rekeyed, each with its reason.
+not_rekeyed:
+  description: The backups that could not be rekeyed, each with its reason (the module then fails, naming them).
   returned: always
   type: list
   elements: dict

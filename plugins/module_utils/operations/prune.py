@@ -13,7 +13,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.store import catalog,
 
 def prune(root: str, policy: retention.Policy, state_dir=None, check_mode=False, lease_id=None) -> dict:
     """Removes the backups in ``root`` that ``policy`` does not keep (in check mode, lists them)."""
-    kept, removed, skipped, groups = retention.plan(root, policy)
+    kept, removed, never_pruned, groups = retention.plan(root, policy)
     state = StateDir(state_dir, lease_id)
     warnings = []
     if check_mode:
@@ -21,12 +21,12 @@ def prune(root: str, policy: retention.Policy, state_dir=None, check_mode=False,
     elif removed:
         with locked_operation(state, "prune", name=root) as operation:
             # Planned again under the lock: nothing changes between the decision and the removal.
-            kept, removed, skipped, groups = retention.plan(root, policy)
+            kept, removed, never_pruned, groups = retention.plan(root, policy)
             for _planned, entry in removed:
                 catalog.remove(entry)
             warnings = operation.warnings
     result = {"changed": bool(removed), "kept": kept, "removed": [row for row, _entry in removed],
-              "skipped": skipped, "groups": groups}
+              "never_pruned": never_pruned, "groups": groups}
     if warnings:
         result["warnings"] = warnings
     return result

@@ -26,7 +26,8 @@ def rekey_backups(unlocker, path, key_ids=(), gpg_home=None, gpg_recipients=(), 
     """
     keys = [unlocker.keystore.require(key_id) for key_id in key_ids or ()]
     gpg = Gpg(gpg_home) if gpg_recipients else None
-    result = {"changed": False, "rekeyed": [], "unchanged": [], "failed": []}
+    # "not_rekeyed", not "failed": Ansible reads "failed" itself, and fail_json would overwrite it with True.
+    result = {"changed": False, "rekeyed": [], "unchanged": [], "not_rekeyed": []}
     for entry in catalog.entries_at(path):
         if entry.status != catalog.COMPLETE:
             continue
@@ -42,7 +43,7 @@ def rekey_backups(unlocker, path, key_ids=(), gpg_home=None, gpg_recipients=(), 
                 unlocker.data_key(header)  # the manifest must authenticate before new slots vouch for it
             slots = rewrap(header, unlocker, keys, gpg, gpg_recipients or ())
         except DrkitError as exc:
-            result["failed"].append({"path": entry.path, "msg": str(exc)})
+            result["not_rekeyed"].append({"path": entry.path, "msg": str(exc)})
             continue
         if slots == header.slots:
             result["unchanged"].append(entry.path)
@@ -62,6 +63,7 @@ def rekey_backups(unlocker, path, key_ids=(), gpg_home=None, gpg_recipients=(), 
 def rekey(unlocker, path, key_ids=(), gpg_home=None, gpg_recipients=(), check_mode=False):
     """Module result of drkit.backup.backup_rekey: it fails, naming each backup, when any could not be rekeyed."""
     result = rekey_backups(unlocker, path, key_ids, gpg_home, gpg_recipients, check_mode)
-    if result["failed"]:
-        raise PartialFailure("; ".join("%s: %s" % (item["path"], item["msg"]) for item in result["failed"]), result)
+    if result["not_rekeyed"]:
+        raise PartialFailure("; ".join("%s: %s" % (item["path"], item["msg"]) for item in result["not_rekeyed"]),
+                             result)
     return result

@@ -14,7 +14,14 @@ a group, newest first (by the header's creation time, the start of capture):
   no backup does not count);
 - ``keep_within d`` keeps every backup created within d of the group's newest
   backup (not of now: a host whose backups stopped keeps its last ones);
-- ``-1`` for a count keeps one per bucket without limit.
+- ``-1`` for a count keeps one per bucket without limit;
+- the oldest backup of the group is kept too when a bucket rule (hourly ...
+  yearly) has a count left when it reaches it, even though a newer backup
+  already holds its bucket (restic 0.16 and later, "oldest yearly snapshot" in
+  its reasons): with ``keep_yearly 10`` and backups of three years, the first
+  backup of the first year stays, so the history kept is as long as the policy
+  allows. ``keep_last`` gives every backup a bucket of its own and
+  ``keep_within`` counts no buckets, so neither has this case.
 
 A backup is kept when any rule keeps it, with the reason of each rule; the
 others are removed. Copies of one backup (the same id, say in the root and in
@@ -103,18 +110,27 @@ def decide(policy: Policy, backups) -> list:
     left = dict(policy.counts)
     last_bucket = {}
     newest = ordered[0].created if ordered else None
-    for backup in ordered:
+    for index, backup in enumerate(ordered):
         backup.reasons = []
         if left["last"]:
             backup.reasons.append("one of the last %s" % (policy.counts["last"] if policy.counts["last"] > 0
                                                           else "(keep_last -1: all)"))
             left["last"] -= 1 if left["last"] > 0 else 0
         for rule, bucket_of, label in _BUCKETS:
+            if not left[rule]:
+                continue
             bucket = bucket_of(backup.created)
-            if left[rule] and last_bucket.get(rule) != bucket:
-                last_bucket[rule] = bucket
+            if last_bucket.get(rule) != bucket:
                 backup.reasons.append("newest of %s %s (%s)" % (label, bucket, rule))
-                left[rule] -= 1 if left[rule] > 0 else 0
+            elif index == len(ordered) - 1:
+                # restic's ApplyPolicy (0.16+): a count not used up keeps the oldest backup as well, so the
+                # history reaches back as far as the policy allows.
+                backup.reasons.append("oldest backup, kept because keep_%s %s (%s)" % (
+                    rule, "%d was not used up" % policy.counts[rule] if left[rule] > 0 else "-1 has no limit", rule))
+            else:
+                continue
+            last_bucket[rule] = bucket
+            left[rule] -= 1 if left[rule] > 0 else 0
         if policy.within and backup.created > newest - datetime.timedelta(seconds=policy.within):
             backup.reasons.append("within %s of the newest (%s)" % (_duration(policy.within), rfc3339(newest)))
     return ordered
@@ -157,18 +173,18 @@ def _decide_group(policy, backups) -> list:
 
 
 def plan(root: str, policy: Policy):
-    """(kept rows, removed rows with their entries, skipped rows) for the backups in ``root``."""
-    groups, skipped = {}, []
+    """(kept rows, removed rows with their entries, never-pruned rows, group count) for the backups in ``root``."""
+    groups, never_pruned = {}, []
     by_id = {}
     for entry in catalog.list_root(root):
         if entry.status != catalog.COMPLETE:
-            skipped.append(_row(entry, reason="incomplete (%s): never pruned" % entry.form))
+            never_pruned.append(_row(entry, reason="incomplete (%s): never pruned" % entry.form))
             continue
         try:
             manifest = open_backup(entry.path).header().manifest
             created = parse_time(manifest["createdAt"])
         except (DrkitError, ValueError) as exc:
-            skipped.append(_row(entry, reason="its header cannot be read, so it is never pruned: %s" % exc))
+            never_pruned.append(_row(entry, reason="its header cannot be read, so it is never pruned: %s" % exc))
             continue
         backup = by_id.get(manifest["id"])
         if backup is None:
@@ -185,4 +201,4 @@ def plan(root: str, policy: Policy):
                     kept.append(_row(entry, backup))
                 else:
                     removed.append((_row(entry, backup), entry))
-    return kept, removed, skipped, len(groups)
+    return kept, removed, never_pruned, len(groups)

@@ -227,9 +227,9 @@ def test_rekey_refuses_a_key_of_another_scope_and_an_empty_set(tmp_path, keystor
     fin = keys.BackupKey.generate("fin", "domain", "finance")
     keystore.add(fin)
     made = backup(keystore, data_tree, tmp_path / "b")
-    failed = rekey_backups(Unlocker(keystore), made["path"], [fin.id])["failed"]
+    failed = rekey_backups(Unlocker(keystore), made["path"], [fin.id])["not_rekeyed"]
     assert "cannot encrypt a system backup" in failed[0]["msg"]
-    failed = rekey_backups(Unlocker(keystore), made["path"], [])["failed"]
+    failed = rekey_backups(Unlocker(keystore), made["path"], [])["not_rekeyed"]
     assert "no way to open it" in failed[0]["msg"]
 
 

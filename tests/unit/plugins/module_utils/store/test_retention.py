@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
+import pathlib
 import shutil
 
 import pytest
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import InvalidInput
+from ansible_collections.drkit.backup.plugins.module_utils.common.timeutil import parse_time
 from ansible_collections.drkit.backup.plugins.module_utils.operations import backup
 from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
 from ansible_collections.drkit.backup.plugins.module_utils.operations.info import backup_info
@@ -83,8 +86,8 @@ def test_keep_within_counts_from_the_newest_backup_not_from_now():
 
 
 def test_unlimited_counts():
-    backups = series("2026-03-01 01:00", "2026-03-01 02:00", "2026-03-02 01:00", "2026-03-03 01:00")
-    assert sorted(kept(retention.Policy(daily=-1), backups)) == ["2026-03-01 02:00", "2026-03-02 01:00",
+    backups = series("2026-03-01 01:00", "2026-03-02 01:00", "2026-03-02 02:00", "2026-03-03 01:00")
+    assert sorted(kept(retention.Policy(daily=-1), backups)) == ["2026-03-01 01:00", "2026-03-02 02:00",
                                                                  "2026-03-03 01:00"]
     assert len(kept(retention.Policy(last=-1), backups)) == 4
 
@@ -104,6 +107,87 @@ def test_a_bucket_counts_once_and_only_buckets_with_backups_count():
     # restic: the daily rule keeps the newest backup of the 2 newest days that have backups.
     backups = series(*["2026-03-10 %02d:00" % hour for hour in range(10)] + ["2026-02-01 00:00"])
     assert sorted(kept(retention.Policy(daily=2), backups)) == ["2026-02-01 00:00", "2026-03-10 09:00"]
+
+
+# --- the oldest backup, when a count is left (restic 0.16+) -------------------------------
+
+def test_keep_yearly_10_with_three_years_keeps_the_oldest_backup_too():
+    # restic's "oldest yearly snapshot": 3 of 10 yearly counts are used when the oldest backup is reached, so it
+    # stays (the history reaches back to the first backup) although 2024-12-01 is already 2024's newest.
+    backups = series("2024-03-01 02:00", "2024-07-01 02:00", "2024-12-01 02:00", "2025-06-01 02:00",
+                     "2025-12-01 02:00", "2026-01-05 02:00", "2026-02-01 02:00")
+    assert kept(retention.Policy(yearly=10), backups) == {
+        "2026-02-01 02:00": ["newest of year 2026 (yearly)"],
+        "2025-12-01 02:00": ["newest of year 2025 (yearly)"],
+        "2024-12-01 02:00": ["newest of year 2024 (yearly)"],
+        "2024-03-01 02:00": ["oldest backup, kept because keep_yearly 10 was not used up (yearly)"]}
+
+
+@pytest.mark.parametrize("rule, times", [
+    ("hourly", ("2026-03-01 10:05", "2026-03-01 10:40", "2026-03-01 11:00")),
+    ("daily", ("2026-03-01 01:00", "2026-03-01 02:00", "2026-03-02 01:00")),
+    ("weekly", ("2026-03-02 01:00", "2026-03-04 01:00", "2026-03-09 01:00")),  # Monday, Wednesday of W10; W11
+    ("monthly", ("2026-01-03 01:00", "2026-01-20 01:00", "2026-02-01 01:00")),
+])
+def test_each_bucket_rule_keeps_the_oldest_backup_while_its_count_is_not_used_up(rule, times):
+    backups = series(*times)
+    result = kept(retention.Policy(**{rule: 5}), backups)
+    assert sorted(result) == [times[0], times[1], times[2]]
+    assert result[times[0]] == ["oldest backup, kept because keep_%s 5 was not used up (%s)" % (rule, rule)]
+
+
+def test_the_oldest_backup_goes_when_the_count_is_used_up():
+    backups = series("2024-03-01 02:00", "2024-12-01 02:00", "2025-12-01 02:00", "2026-02-01 02:00")
+    assert sorted(kept(retention.Policy(yearly=3), backups)) == ["2024-12-01 02:00", "2025-12-01 02:00",
+                                                                 "2026-02-01 02:00"]
+
+
+def test_an_unlimited_count_keeps_the_oldest_backup_too():
+    backups = series("2026-03-01 01:00", "2026-03-01 02:00", "2026-03-02 01:00")
+    result = kept(retention.Policy(monthly=-1, yearly=-1), backups)
+    assert result["2026-03-01 01:00"] == ["oldest backup, kept because keep_monthly -1 has no limit (monthly)",
+                                          "oldest backup, kept because keep_yearly -1 has no limit (yearly)"]
+    assert "2026-03-01 02:00" not in result
+
+
+def test_keep_last_and_keep_within_do_not_keep_the_oldest_backup():
+    # keep_last gives each backup a bucket of its own and keep_within has no buckets: restic adds nothing there.
+    backups = series("2026-03-01 01:00", "2026-03-02 01:00", "2026-03-03 01:00")
+    assert sorted(kept(retention.Policy(last=2), backups)) == ["2026-03-02 01:00", "2026-03-03 01:00"]
+    assert sorted(kept(retention.Policy(within=36 * 3600), backups)) == ["2026-03-02 01:00", "2026-03-03 01:00"]
+
+
+def test_only_the_oldest_backup_of_the_group_is_kept_by_a_count_left():
+    # An older backup in the same bucket as a newer one, but not the oldest of all, still goes.
+    backups = series("2026-01-01 01:00", "2026-03-01 01:00", "2026-03-01 02:00", "2026-03-02 01:00")
+    assert sorted(kept(retention.Policy(daily=10), backups)) == ["2026-01-01 01:00", "2026-03-01 02:00",
+                                                                 "2026-03-02 01:00"]
+
+
+RESTIC = json.loads((pathlib.Path(__file__).parent / "restic_forget_expectations.json").read_text())
+
+
+def restic_match(reason):
+    """One of drkit's reasons in the words of restic's KeepReason.Matches."""
+    if reason.startswith("one of the last"):
+        return "last snapshot"
+    if reason.startswith("within "):
+        return "within"
+    rule = reason.rsplit("(", 1)[1].rstrip(")")
+    return ("oldest %s snapshot" if reason.startswith("oldest backup") else "%s snapshot") % rule
+
+
+@pytest.mark.parametrize("case", RESTIC["cases"], ids=[case["golden"] for case in RESTIC["cases"]])
+def test_the_same_backups_and_reasons_as_restics_own_forget_tests(case):
+    # restic's times are RFC 3339 with as many fractional digits as they need ("10:20:30Z", "10:20:30.1Z").
+    snapshots = RESTIC["snapshots"]
+    backups = [retention.Backup(str(n), "s%03d" % n, parse_time(t if "." in t else t.replace("Z", ".0Z")), "group")
+               for n, t in enumerate(snapshots)]
+    got = [[snapshots[int(b.id)], [restic_match(reason) for reason in b.reasons]]
+           for b in retention.decide(retention.Policy(**case["policy"]), backups) if b.reasons]
+    want = [[t, ["within" if match.startswith("within ") else match for match in matches]]
+            for t, matches in case["keep"]]
+    assert got == want
 
 
 @pytest.mark.parametrize("bad", [dict(last=-2), dict(daily="3"), dict(weekly=True), dict(within=-5)])
@@ -168,7 +252,7 @@ def test_partials_captures_safety_copies_and_damaged_backups_are_never_pruned(tm
     (damaged / "header.json").write_bytes(b"{}")
     result = prune(str(root), retention.Policy(last=1))
     assert names(result["removed"]) == ["files-full-2026-03-01-02-00-00"]
-    assert sorted(row["name"] for row in result["skipped"]) == [
+    assert sorted(row["name"] for row in result["never_pruned"]) == [
         "files-full-2026-01-01-00-00-00", "files-full-2026-01-02-00-00-00", "files-full-2026-01-04-00-00-00"]
     assert os.path.isdir(safety) and damaged.is_dir()
     assert (root / ".files-full-2026-01-01-00-00-00.partial").is_dir()
