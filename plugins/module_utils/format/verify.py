@@ -41,6 +41,11 @@ def verify_backup(source, pool, unlocker=None, full=False, consumer=None, truste
     against the recorded plaintext sizes and checksums. ``consumer(part,
     reader)``, when given, reads each part's plaintext during that same pass (a
     restore's dry run); the rest is drained and checked.
+
+    A part in a codec of a newer drkit.backup (its ``codec``) cannot be
+    decoded: with ``full`` it is a problem naming it (its stored bytes are
+    still checked), and with ``consumer`` no part is read at all, so a restore
+    refuses it before it stages or plans anything.
     """
     try:
         header = source.header()
@@ -57,6 +62,9 @@ def verify_backup(source, pool, unlocker=None, full=False, consumer=None, truste
             data_key = unlocker.data_key(header) if unlocker is not None else _no_unlocker(header)
         except (IntegrityError, KeyNotFound, InvalidInput) as exc:
             return header, [str(exc)]
+        unreadable = [problem for problem in map(header.codec_problem, header.parts) if problem]
+        if unreadable and consumer is not None:
+            return header, unreadable
     stored = source.stored_parts()
     for extra in sorted(set(stored) - set(p["name"] for p in header.parts)):
         problems.append("backup %s holds a file %s that its header does not list" % (header.name, extra))
@@ -95,11 +103,12 @@ def _check_part(source, header, part, stored, pool, data_key, full, consumer):
     if stored[name] != part["storedSize"]:
         return "%s has %d bytes where %d were written: it was truncated or extended" % (
             where, stored[name], part["storedSize"])
+    unreadable = header.codec_problem(part) if full else ""
     handle, limit = source.open_part(name)
     with handle:
         hashing = _HashingReader(handle)
         try:
-            if full:
+            if full and not unreadable:
                 reader = PartReader(hashing, codec_for(header, data_key, name), pool, where, limit=limit,
                                     hash_plaintext=bool(part.get("sha256")))
                 if consumer is not None:
@@ -117,7 +126,7 @@ def _check_part(source, header, part, stored, pool, data_key, full, consumer):
             raise
     if hashing.count != part["storedSize"] or hashing.hash.hexdigest() != part["storedSha256"]:
         return "%s does not match its checksum: it was changed or damaged" % where
-    return None
+    return unreadable or None
 
 
 def _drain_raw(reader, size):
@@ -131,8 +140,9 @@ def _drain_raw(reader, size):
 def open_part_reader(source, header, data_key, part_name, pool):
     """A plaintext reader over one part of a backup that has been unlocked."""
     part = header.part(part_name)
+    codec = codec_for(header, data_key, part_name)
     handle, limit = source.open_part(part_name)
-    reader = PartReader(handle, codec_for(header, data_key, part_name), pool,
+    reader = PartReader(handle, codec, pool,
                         "part %s of backup %s" % (part_name, header.name), limit=limit,
                         hash_plaintext=bool(part.get("sha256")))
     return handle, reader, part

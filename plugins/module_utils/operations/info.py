@@ -20,19 +20,26 @@ def backup_info(path, verify="none", unlocker=None, trusted_certificates=None, s
     """Lists (and optionally verifies) the backups at ``path``; with ``state_dir``, the host's status too.
 
     ``trusted_certificates``: PEM files of the certificates a signed backup's signer must be, or be issued by.
+    A backup written in a newer format minor is listed with ``header.newerFormat`` (what this release ignores
+    in it) and a warning saying so.
     """
     if verify not in ("none", "checksum", "full"):
         raise InvalidInput("verify must be none, checksum or full")
     trusted = load_trusted(trusted_certificates)
-    listed, problems = [], []
+    listed, problems, warnings = [], [], []
     with worker_pool() as pool:
         for entry in catalog.entries_at(path):
             item = entry.describe()
             if entry.status == catalog.COMPLETE:
                 item.update(_inspect(entry, verify, unlocker, trusted, pool))
                 problems.extend(item.get("problems", []))
+                newer = item.get("header", {}).get("newerFormat")
+                if newer:
+                    warnings.append(newer["summary"])
             listed.append(item)
     result = {"changed": False, "backups": listed}
+    if warnings:
+        result["warnings"] = warnings
     if state_dir:
         status = StateDir(state_dir).status()
         result.update(operation=status["operation"], interrupted=status["interrupted"],

@@ -23,11 +23,15 @@ def rekey_backups(unlocker, path, key_ids=(), gpg_home=None, gpg_recipients=(), 
 
     Only the key slots in the header change, through a temporary file and a
     rename, so a crash leaves each backup with its old header or its new one.
+    Everything else in the header is written back as it was, fields of a newer
+    format minor included; its key slots of a type this release does not know
+    are dropped like any slot not asked for, with a warning.
     """
     keys = [unlocker.keystore.require(key_id) for key_id in key_ids or ()]
     gpg = Gpg(gpg_home) if gpg_recipients else None
     # "not_rekeyed", not "failed": Ansible reads "failed" itself, and fail_json would overwrite it with True.
     result = {"changed": False, "rekeyed": [], "unchanged": [], "not_rekeyed": []}
+    warnings = []
     for entry in catalog.entries_at(path):
         if entry.status != catalog.COMPLETE:
             continue
@@ -48,6 +52,10 @@ def rekey_backups(unlocker, path, key_ids=(), gpg_home=None, gpg_recipients=(), 
         if slots == header.slots:
             result["unchanged"].append(entry.path)
             continue
+        if header.unknown_slot_types:
+            warnings.append("backup %s: its key slots of type %s, written by a newer drkit.backup, %s removed: it "
+                            "opens only with the keys given now"
+                            % (header.name, ", ".join(header.unknown_slot_types), "would be" if check_mode else "were"))
         if not check_mode:
             doc = dict(header.doc, keySlots=slots)
             raw = Header(doc, header.where).to_bytes()
@@ -57,6 +65,8 @@ def rekey_backups(unlocker, path, key_ids=(), gpg_home=None, gpg_recipients=(), 
                 single_file.pack(source, source.path, header_raw=raw)
         result["rekeyed"].append(entry.path)
         result["changed"] = True
+    if warnings:
+        result["warnings"] = warnings
     return result
 
 
@@ -64,6 +74,7 @@ def rekey(unlocker, path, key_ids=(), gpg_home=None, gpg_recipients=(), check_mo
     """Module result of drkit.backup.backup_rekey: it fails, naming each backup, when any could not be rekeyed."""
     result = rekey_backups(unlocker, path, key_ids, gpg_home, gpg_recipients, check_mode)
     if result["not_rekeyed"]:
-        raise PartialFailure("; ".join("%s: %s" % (item["path"], item["msg"]) for item in result["not_rekeyed"]),
-                             result)
+        # fail_json takes no warnings: they go into the message.
+        said = ["%s: %s" % (item["path"], item["msg"]) for item in result["not_rekeyed"]] + result.pop("warnings", [])
+        raise PartialFailure("; ".join(said), result)
     return result

@@ -11,6 +11,10 @@ secret for one holder, bound to the backup id:
 - ``backup-key``: AES-256-GCM under a backup key of the keystore;
 - ``gpg``: an OpenPGP message to one recipient's public key.
 
+A slot of a type a newer drkit.backup added (format/header.py accepts it only
+in a header of a newer format minor) is skipped: another slot may open the
+backup, and when none does the error names the types this release lacks.
+
 :func:`plan_protection` turns the backup module's options into a
 :class:`Protection`; :class:`Unlocker` opens backups again; rotation and
 escrow rewrite only the slots (see :func:`rewrap`).
@@ -187,11 +191,19 @@ class Unlocker:
                     return secret
         keys = ["backup key %s" % s["keyId"] for s in header.slots if s["type"] == "backup-key"]
         gpg = ["GnuPG key %s" % s["keyId"] for s in header.slots if s["type"] == "gpg"]
+        unknown = header.unknown_slot_types
         remedies = (["upload the backup key (drkit.backup.backup_key_upload)"] if keys else []) + (
-            ["give gpg_home (and gpg_passphrase) where the GnuPG secret key is"] if gpg else [])
-        raise KeyNotFound("backup %s is encrypted with %s, %s not in %s: %s, then try again"
-                          % (header.name, " or ".join(keys + gpg), "which is" if len(keys + gpg) == 1 else
-                             "none of which is", self, " or ".join(remedies)))
+            ["give gpg_home (and gpg_passphrase) where the GnuPG secret key is"] if gpg else []) + (
+            ["upgrade the drkit.backup collection (a newer release wrote those slots)"] if unknown else [])
+        holders = []
+        if keys or gpg:
+            holders.append("%s, %s not in %s" % (" or ".join(keys + gpg), "which is" if len(keys + gpg) == 1 else
+                                                 "none of which is", self))
+        if unknown:
+            holders.append("key slots of type %s, which this release of drkit.backup cannot open"
+                           % ", ".join(unknown))
+        raise KeyNotFound("backup %s is encrypted with %s: %s, then try again"
+                          % (header.name, ", and with ".join(holders), " or ".join(remedies)))
 
     def data_key(self, header):
         """The data key, with the manifest MAC checked (None for an unencrypted backup)."""
@@ -228,13 +240,15 @@ def hsm_factory(options):
 def rewrap(header, unlocker, keys, gpg, gpg_recipients) -> list:
     """The key slots ``header`` should have to open with exactly ``keys`` and ``gpg_recipients``.
 
-    Slots already there are kept as they are; new ones wrap the same slot
-    secret. The HSM is never needed: the slots hold its output.
+    Slots already there are kept as they are (with any field a newer format
+    minor added); new ones wrap the same slot secret. Slots of a type this
+    release does not know are not among the wanted ones, so they go. The HSM is
+    never needed: the slots hold its output.
     """
     scope, domain = header.manifest["scope"], header.manifest.get("domain")
     for key in keys:
         check_key_scope(key, scope, domain)
-    existing = {(slot["type"], slot["keyId"]): slot for slot in header.slots}
+    existing = {(slot["type"], slot.get("keyId")): slot for slot in header.slots}
     wanted = [("backup-key", key.id) for key in keys]
     fingerprints = {}
     for recipient in gpg_recipients:
