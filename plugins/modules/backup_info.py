@@ -13,10 +13,10 @@ description:
   - Reads the header of one backup, or of every backup in a backup root, with no key (as
     C(ksctl backup inspect)); lists interrupted backups as C(incomplete).
   - With O(verify=checksum), checks every stored part's presence, size and SHA-256 against the header, with
-    no key, and a signed backup's signature (with O(trusted_certificates), that it comes from them). With
-    O(verify=full), also opens the backup (backup key, GnuPG secret key, HSM), authenticates the header and
-    decrypts and decompresses every part, so any changed, truncated, reordered or appended byte is found and
-    named.
+    no key, and a signed backup's signature (with O(trusted_certificates), that it comes from them, and with
+    O(trusted_crls), that its signer is not revoked). With O(verify=full), also opens the backup (backup key,
+    GnuPG secret key, HSM), authenticates the header and decrypts and decompresses every part, so any changed,
+    truncated, reordered or appended byte is found and named.
   - Every backup's C(header.protection) says how it is protected (backup keys, GnuPG recipients, HSM,
     signature).
   - Also reports the host's status from O(state_dir) (read only), that is the backup or restore in progress
@@ -33,6 +33,46 @@ options:
     type: str
     choices: [none, checksum, full]
     default: none
+  trusted_certificates:
+    description:
+      - PEM files of certificates (or CA bundles) that a backup's manifest signature must come from; a backup that
+        is not signed then fails. Without it, a signature is still checked against its own certificate.
+      - Every certificate in these files is trusted. The signer's certificate must be one of them or chain to one
+        of them, through the intermediate certificates that the signature carries (those that followed the
+        signer's own in the file given as O(drkit.backup.backup#module:signing_certificate)) or that these files
+        hold. Each issuer in the chain must be a CA (basic constraints, and C(keyCertSign) when it has a key
+        usage) within its path length, and sign with an RSA key of 2048 bits or more or an ECDSA key (P-256,
+        P-384, P-521) and SHA-256, SHA-384 or SHA-512 (not SHA-1, nor Ed25519; the signer's own key may be
+        Ed25519).
+      - The signer's certificate must allow digital signatures when it has a key usage, and when it has an
+        extended key usage, that must include code signing (C(1.3.6.1.5.5.7.3.3)), document signing
+        (C(1.3.6.1.5.5.7.3.36)) or any purpose (C(2.5.29.37.0)).
+      - Every certificate of the chain must be valid now, when the check runs, not only at the creation time the
+        signer wrote in the backup; O(signature_expired) decides about backups whose signer has expired since.
+  trusted_crls:
+    description:
+      - Certificate revocation lists (PEM files, each holding one or more, or DER files) for the chains of
+        O(trusted_certificates). A backup whose signer's certificate, or an intermediate or trusted certificate
+        of its chain, is revoked fails, naming the certificate's serial number and subject.
+      - A CRL whose issuer is in the chain must be signed by that issuer's key (which must allow C(cRLSign) when
+        it has a key usage), and, unless it lists the certificate as revoked, be current (its next update not
+        past); otherwise the backup fails, so a forged or stale list cannot vouch for anything. A CRL of an issuer
+        whose certificate is not available fails it too. CRLs of other issuers are ignored.
+      - Needs O(trusted_certificates).
+    type: list
+    elements: path
+  signature_expired:
+    description:
+      - What to do with a signed backup whose signer's certificate, or another of its chain, has expired since it
+        was made.
+      - V(refuse) fails it; the message names the certificate and when it expired.
+      - V(allow) accepts it with a warning when the whole chain was valid at the backup's creation time. That time
+        is written by the signer itself, so this trusts the signer's clock; revocation (O(trusted_crls)) still
+        applies.
+      - A certificate that is not yet valid, or was not valid at the creation time, fails either way.
+    type: str
+    choices: [refuse, allow]
+    default: refuse
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - drkit.backup.common.info_module
@@ -67,6 +107,13 @@ EXAMPLES = r"""
     path: /srv/transfer/files-full-2026-11-23-02-00-00.drkit
     verify: checksum
     trusted_certificates: [/etc/pki/drkit/backup-signing-ca.pem]
+
+- name: The same, also refusing signers the site's CAs have revoked
+  drkit.backup.backup_info:
+    path: /srv/transfer/files-full-2026-11-23-02-00-00.drkit
+    verify: checksum
+    trusted_certificates: [/etc/pki/drkit/backup-signing-root.pem]
+    trusted_crls: [/etc/pki/drkit/backup-signing-root.crl, /etc/pki/drkit/backup-signing-issuing.crl]
 """
 
 RETURN = r"""
@@ -194,11 +241,14 @@ def main():
     argument_spec.update(_module.unlock_argument_spec())
     argument_spec.update(_module.hsm_argument_spec())
     argument_spec.update(_module.trust_argument_spec())
+    argument_spec.update(trusted_crls=dict(type="list", elements="path"),
+                         signature_expired=dict(type="str", choices=["refuse", "allow"], default="refuse"))
     argument_spec.update(_module.state_dir_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     _module.run(module, info.backup_info, path=params["path"], verify=params["verify"],
                 unlocker=_module.unlocker(params), trusted_certificates=params["trusted_certificates"],
+                trusted_crls=params["trusted_crls"], signature_expired=params["signature_expired"],
                 state_dir=params["state_dir"])
 
 

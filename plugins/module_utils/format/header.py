@@ -97,7 +97,9 @@ class Header:
                     or not all(isinstance(value, str) for value in slot.values()):
                 raise FormatError("%s: a key slot is malformed: the header was changed or damaged" % where)
         signature = doc.get("signature")
-        if signature is not None and (not isinstance(signature, dict) or set(signature) != signing.SIGNATURE_FIELDS
+        if signature is not None and (not isinstance(signature, dict)
+                                      or not signing.SIGNATURE_FIELDS <= set(signature)
+                                      <= signing.SIGNATURE_FIELDS | signing.OPTIONAL_SIGNATURE_FIELDS
                                       or not all(isinstance(value, str) for value in signature.values())):
             raise FormatError("%s: its signature is malformed: the header was changed or damaged" % where)
         if self.encrypted != bool(slots):

@@ -10,18 +10,20 @@ from ansible_collections.drkit.backup.plugins.module_utils.common.workers import
 from ansible_collections.drkit.backup.plugins.module_utils.format.sources import open_backup
 from ansible_collections.drkit.backup.plugins.module_utils.format.verify import verify_backup
 from ansible_collections.drkit.backup.plugins.module_utils.host.state import StateDir
-from ansible_collections.drkit.backup.plugins.module_utils.protection.signing import load_trusted
+from ansible_collections.drkit.backup.plugins.module_utils.protection.trust import load_trusted
 from ansible_collections.drkit.backup.plugins.module_utils.store import catalog
 
 
-def backup_info(path, verify="none", unlocker=None, trusted_certificates=None, state_dir=None):
+def backup_info(path, verify="none", unlocker=None, trusted_certificates=None, state_dir=None, trusted_crls=None,
+                signature_expired="refuse"):
     """Lists (and optionally verifies) the backups at ``path``; with ``state_dir``, the host's status too.
 
-    ``trusted_certificates``: PEM files of the certificates a signed backup's signer must be, or be issued by.
+    ``trusted_certificates``: PEM files of the certificates a signed backup's signer must be, or chain to;
+    ``trusted_crls`` and ``signature_expired``: see protection/trust.py.
     """
     if verify not in ("none", "checksum", "full"):
         raise InvalidInput("verify must be none, checksum or full")
-    trusted = load_trusted(trusted_certificates)
+    trusted = load_trusted(trusted_certificates, trusted_crls, signature_expired)
     listed, problems = [], []
     with worker_pool() as pool:
         for entry in catalog.entries_at(path):
@@ -38,6 +40,8 @@ def backup_info(path, verify="none", unlocker=None, trusted_certificates=None, s
     if verify != "none":
         result["verified"] = not problems and any(b["status"] == catalog.COMPLETE for b in listed)
         result["problems"] = problems
+    if trusted is not None and trusted.warnings:
+        result["warnings"] = list(trusted.warnings)
     return result
 
 
