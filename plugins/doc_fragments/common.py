@@ -93,12 +93,46 @@ options:
 options:
   trusted_certificates:
     description:
-      - PEM files of certificates (or CA bundles) that a backup's manifest signature must come from. The
-        signer's certificate must be one of them, or be issued by one of them, and be valid when the backup was
-        taken. A backup that is not signed then fails.
-      - Without it, a signature is still checked against its own certificate.
+      - PEM files of certificates (or CA bundles) that a backup's manifest signature must come from; a backup that
+        is not signed then fails. Without it, a signature is still checked against its own certificate.
+      - Every certificate in these files is trusted. The signer's certificate must be one of them or chain to one
+        of them, through the intermediate certificates that the signature carries (those that followed the
+        signer's own in the file given as O(drkit.backup.backup#module:signing_certificate)) or that these files
+        hold. Each issuer in the chain must be a CA (basic constraints, and C(keyCertSign) when it has a key
+        usage) within its path length, and sign with an RSA key of 2048 bits or more or an ECDSA key (P-256,
+        P-384, P-521) and SHA-256, SHA-384 or SHA-512 (not SHA-1, nor Ed25519; the signer's own key may be
+        Ed25519).
+      - The signer's certificate must allow digital signatures when it has a key usage, and when it has an
+        extended key usage, that must include code signing (C(1.3.6.1.5.5.7.3.3)), document signing
+        (C(1.3.6.1.5.5.7.3.36)) or any purpose (C(2.5.29.37.0)).
+      - Every certificate of the chain must be valid now, when the check runs, not only at the creation time the
+        signer wrote in the backup; O(signature_expired) decides about backups whose signer has expired since.
     type: list
     elements: path
+  trusted_crls:
+    description:
+      - Certificate revocation lists (PEM files, each holding one or more, or DER files) for the chains of
+        O(trusted_certificates). A backup whose signer's certificate, or an intermediate or trusted certificate
+        of its chain, is revoked fails, naming the certificate's serial number and subject.
+      - A CRL whose issuer is in the chain must be signed by that issuer's key (which must allow C(cRLSign) when
+        it has a key usage), and, unless it lists the certificate as revoked, be current (its next update not
+        past); otherwise the backup fails, so a forged or stale list cannot vouch for anything. A CRL of an issuer
+        whose certificate is not available fails it too. CRLs of other issuers are ignored.
+      - Needs O(trusted_certificates).
+    type: list
+    elements: path
+  signature_expired:
+    description:
+      - What to do with a signed backup whose signer's certificate, or another of its chain, has expired since it
+        was made.
+      - V(refuse) fails it; the message names the certificate and when it expired.
+      - V(allow) accepts it with a warning when the whole chain was valid at the backup's creation time. That time
+        is written by the signer itself, so this trusts the signer's clock; revocation (O(trusted_crls)) still
+        applies.
+      - A certificate that is not yet valid, or was not valid at the creation time, fails either way.
+    type: str
+    choices: [refuse, allow]
+    default: refuse
 """
 
     STATE_DIR = r"""

@@ -48,7 +48,9 @@ def unlock_argument_spec() -> dict:
 
 
 def trust_argument_spec() -> dict:
-    return {"trusted_certificates": {"type": "list", "elements": "path"}}
+    return {"trusted_certificates": {"type": "list", "elements": "path"},
+            "trusted_crls": {"type": "list", "elements": "path"},
+            "signature_expired": {"type": "str", "choices": ["refuse", "allow"], "default": "refuse"}}
 
 
 def state_dir_argument_spec() -> dict:

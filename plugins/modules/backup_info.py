@@ -13,10 +13,10 @@ description:
   - Reads the header of one backup, or of every backup in a backup root, with no key (as
     C(ksctl backup inspect)); lists interrupted backups as C(incomplete).
   - With O(verify=checksum), checks every stored part's presence, size and SHA-256 against the header, with
-    no key, and a signed backup's signature (with O(trusted_certificates), that it comes from them). With
-    O(verify=full), also opens the backup (backup key, GnuPG secret key, HSM), authenticates the header and
-    decrypts and decompresses every part, so any changed, truncated, reordered or appended byte is found and
-    named.
+    no key, and a signed backup's signature (with O(trusted_certificates), that it comes from them, and with
+    O(trusted_crls), that its signer is not revoked). With O(verify=full), also opens the backup (backup key,
+    GnuPG secret key, HSM), authenticates the header and decrypts and decompresses every part, so any changed,
+    truncated, reordered or appended byte is found and named.
   - Every backup's C(header.protection) says how it is protected (backup keys, GnuPG recipients, HSM,
     signature).
   - Also reports the host's status from O(state_dir) (read only), that is the backup or restore in progress
@@ -67,6 +67,13 @@ EXAMPLES = r"""
     path: /srv/transfer/files-full-2026-11-23-02-00-00.drkit
     verify: checksum
     trusted_certificates: [/etc/pki/drkit/backup-signing-ca.pem]
+
+- name: The same, also refusing signers the site's CAs have revoked
+  drkit.backup.backup_info:
+    path: /srv/transfer/files-full-2026-11-23-02-00-00.drkit
+    verify: checksum
+    trusted_certificates: [/etc/pki/drkit/backup-signing-root.pem]
+    trusted_crls: [/etc/pki/drkit/backup-signing-root.crl, /etc/pki/drkit/backup-signing-issuing.crl]
 """
 
 RETURN = r"""
@@ -218,6 +225,7 @@ def main():
     params = module.params
     _module.run(module, info.backup_info, path=params["path"], verify=params["verify"],
                 unlocker=_module.unlocker(params), trusted_certificates=params["trusted_certificates"],
+                trusted_crls=params["trusted_crls"], signature_expired=params["signature_expired"],
                 state_dir=params["state_dir"])
 
 

@@ -105,6 +105,7 @@ def main():
     params = module.params
     _module.run(module, verify.verify_backups, path=params["path"], level=params["level"],
                 unlocker=_module.unlocker(params), trusted_certificates=params["trusted_certificates"],
+                trusted_crls=params["trusted_crls"], signature_expired=params["signature_expired"],
                 check_mode=module.check_mode)
 
 

@@ -14,7 +14,8 @@ description:
   - Before anything is touched, the whole backup is verified (header authenticated with its key, every part
     decrypted and checked) and the provider checks that it fits this server; a damaged backup, a missing key
     (backup key, GnuPG secret key, or the HSM key of a backup tied to an HSM), a signature that does not come
-    from O(trusted_certificates), or a backup of another product is refused with nothing changed.
+    from O(trusted_certificates) (or whose signer O(trusted_crls) revoke), or a backup of another product is
+    refused with nothing changed.
   - The same pass works out what the restore would change; check mode stops there and reports the plan, and
     a restore that would change nothing reports no change (and stops no service).
   - For V(files), files are written under C(target_root), only those that differ are replaced (through a
@@ -181,7 +182,8 @@ def main():
                 provider=params["provider"], provider_options=params["provider_options"], parts=params["parts"],
                 stop_command=params["stop_command"], start_command=params["start_command"],
                 state_dir=params["state_dir"], lease_id=params["lease_id"], check_mode=module.check_mode,
-                trusted_certificates=params["trusted_certificates"], provider_secrets=params["provider_secrets"])
+                trusted_certificates=params["trusted_certificates"], trusted_crls=params["trusted_crls"],
+                signature_expired=params["signature_expired"], provider_secrets=params["provider_secrets"])
 
 
 if __name__ == "__main__":

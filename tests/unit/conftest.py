@@ -121,7 +121,8 @@ def softhsm(tmp_path_factory):
     return {"module": SOFTHSM_MODULE, "token_label": "drkit", "key_label": "root", "pin": HSM_PIN}
 
 
-def _certificate(subject, issuer_name, issuer_key, key, is_ca):
+def _certificate(subject, issuer_name, issuer_key, key, is_ca, extensions=(), days=(-1, 30), path_length=None):
+    """A certificate valid from ``days[0]`` to ``days[1]`` days from now; ``extensions`` are (value, critical)."""
     import datetime
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
@@ -131,30 +132,129 @@ def _certificate(subject, issuer_name, issuer_key, key, is_ca):
                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
                .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name)]))
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
-               .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True))
+               .not_valid_before(now + datetime.timedelta(days=days[0]))
+               .not_valid_after(now + datetime.timedelta(days=days[1]))
+               .add_extension(x509.BasicConstraints(ca=is_ca, path_length=path_length), critical=True))
+    for value, critical in extensions:
+        builder = builder.add_extension(value, critical=critical)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _key_usage(digital_signature=False, key_encipherment=False, key_cert_sign=False, crl_sign=False):
+    from cryptography import x509
+    return (x509.KeyUsage(digital_signature=digital_signature, content_commitment=False,
+                          key_encipherment=key_encipherment, data_encipherment=False, key_agreement=False,
+                          key_cert_sign=key_cert_sign, crl_sign=crl_sign, encipher_only=False, decipher_only=False),
+            True)
+
+
+def _crl(issuer_name, issuer_key, revoked=(), days=(-1, 7)):
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (x509.CertificateRevocationListBuilder()
+               .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name)]))
+               .last_update(now + datetime.timedelta(days=days[0])).next_update(now + datetime.timedelta(days=days[1])))
+    for cert in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(cert.serial_number)
+            .revocation_date(now - datetime.timedelta(hours=1)).build())
     return builder.sign(issuer_key, hashes.SHA256())
 
 
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory):
-    """Two CAs, each with a signer: PEM files for certificates and keys."""
+    """PEM (and one DER) files of certificates, keys and CRLs.
+
+    - site_*, other_*: two CAs with basic constraints only, each with a signer (``*_ca``, ``*_signer``, ``*_key``);
+    - root_ca, intermediate_ca (issued by root_ca, path length 0) and chain_signer (issued by the intermediate,
+      for code signing, key chain_key); chain_bundle holds chain_signer then intermediate_ca, root_bundle holds
+      root_ca then intermediate_ca; root_short is root_ca again (same name and key) with a path length of 0;
+      uncertified_bundle is a signer under an intermediate whose key usage lacks keyCertSign;
+    - leaves issued by site_ca with leaf_key: nosig_signer (key usage keyEncipherment only), serverauth_signer
+      (extended key usage serverAuth), docsign_signer (document signing), expired_signer (expired yesterday);
+    - CRLs: site_crl (site_ca revokes site_signer), root_crl_der (root_ca revokes intermediate_ca, DER),
+      intermediate_crl (revokes nothing), stale_crl (site_ca, due yesterday), forged_crl (names site_ca as its
+      issuer but signed by other_ca's key);
+    - nocrl_ca (key usage keyCertSign but not cRLSign), its nocrl_signer (leaf_key) and its nocrl_crl.
+    """
+    from cryptography import x509
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
     base = tmp_path_factory.mktemp("pki")
     files = {}
+
+    def write(label, *objects, der=False):
+        path = base / ("%s.%s" % (label, "der" if der else "pem"))
+        encoding = serialization.Encoding.DER if der else serialization.Encoding.PEM
+        path.write_bytes(b"".join(obj.public_bytes(encoding) for obj in objects))
+        files[label] = str(path)
+
+    def write_key(label, key):
+        path = base / ("%s.key" % label)
+        path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+        files[label] = str(path)
+
+    ca_keys, signers = {}, {}
     for name, make_key in (("site", lambda: ec.generate_private_key(ec.SECP256R1())),
                            ("other", lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048))):
         ca_key, signer_key = make_key(), make_key()
         ca = _certificate("%s backup CA" % name, "%s backup CA" % name, ca_key, ca_key, True)
         signer = _certificate("%s backup signer" % name, "%s backup CA" % name, ca_key, signer_key, False)
-        for label, obj in (("ca", ca), ("signer", signer)):
-            path = base / ("%s-%s.pem" % (name, label))
-            path.write_bytes(obj.public_bytes(serialization.Encoding.PEM))
-            files["%s_%s" % (name, label)] = str(path)
-        key_path = base / ("%s-signer.key" % name)
-        key_path.write_bytes(signer_key.private_bytes(serialization.Encoding.PEM,
-                                                      serialization.PrivateFormat.PKCS8,
-                                                      serialization.NoEncryption()))
-        files["%s_key" % name] = str(key_path)
+        ca_keys[name], signers[name] = ca_key, signer
+        write("%s_ca" % name, ca)
+        write("%s_signer" % name, signer)
+        write_key("%s_key" % name, signer_key)
+
+    def ec_key():
+        return ec.generate_private_key(ec.SECP256R1())
+
+    issuing = _key_usage(key_cert_sign=True, crl_sign=True)
+    signing = _key_usage(digital_signature=True)
+    code_signing = (x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CODE_SIGNING]), False)
+    root_key, intermediate_key, chain_key, leaf_key = ec_key(), ec_key(), ec_key(), ec_key()
+    root = _certificate("chain root CA", "chain root CA", root_key, root_key, True, [issuing])
+    root_short = _certificate("chain root CA", "chain root CA", root_key, root_key, True, [issuing], path_length=0)
+    intermediate = _certificate("chain intermediate CA", "chain root CA", root_key, intermediate_key, True,
+                                [issuing], path_length=0)
+    chain_signer = _certificate("chain backup signer", "chain intermediate CA", intermediate_key, chain_key, False,
+                                [signing, code_signing])
+    uncertified = _certificate("uncertified intermediate CA", "chain root CA", root_key, intermediate_key, True,
+                               [signing])
+    under_uncertified = _certificate("uncertified backup signer", "uncertified intermediate CA", intermediate_key,
+                                     chain_key, False, [signing])
+    write("root_ca", root)
+    write("root_short", root_short)
+    write("intermediate_ca", intermediate)
+    write("chain_signer", chain_signer)
+    write("chain_bundle", chain_signer, intermediate)
+    write("root_bundle", root, intermediate)
+    write("uncertified_bundle", under_uncertified, uncertified)
+    write_key("chain_key", chain_key)
+
+    site_key = ca_keys["site"]
+    for label, extensions, days in (
+            ("nosig_signer", [_key_usage(key_encipherment=True)], (-1, 30)),
+            ("serverauth_signer", [(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), False)],
+             (-1, 30)),
+            ("docsign_signer", [signing, (x509.ExtendedKeyUsage([x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")]),
+                                          False)], (-1, 30)),
+            ("expired_signer", [], (-10, -1))):
+        write(label, _certificate(label.replace("_", " "), "site backup CA", site_key, leaf_key, False, extensions,
+                                  days))
+    write_key("leaf_key", leaf_key)
+    nocrl_key = ec_key()
+    write("nocrl_ca", _certificate("no CRL CA", "no CRL CA", nocrl_key, nocrl_key, True,
+                                   [_key_usage(key_cert_sign=True)]))
+    write("nocrl_signer", _certificate("no CRL signer", "no CRL CA", nocrl_key, leaf_key, False, [signing]))
+    write("nocrl_crl", _crl("no CRL CA", nocrl_key))
+
+    write("site_crl", _crl("site backup CA", site_key, [signers["site"]]))
+    write("stale_crl", _crl("site backup CA", site_key, days=(-10, -1)))
+    write("forged_crl", _crl("site backup CA", ca_keys["other"], [signers["site"]]))
+    write("root_crl_der", _crl("chain root CA", root_key, [intermediate]), der=True)
+    write("intermediate_crl", _crl("chain intermediate CA", intermediate_key))
     return files

@@ -138,7 +138,10 @@ class Header:
             if not isinstance(signature, dict):
                 raise FormatError(malformed)
             _known_strings(signature, signing.SIGNATURE_FIELDS, malformed)
-            self._extra_fields(set(signature) - signing.SIGNATURE_FIELDS, "signature.", malformed)
+            optional = set(signature) & signing.OPTIONAL_SIGNATURE_FIELDS
+            if not all(isinstance(signature[field], str) for field in optional):
+                raise FormatError(malformed)
+            self._extra_fields(set(signature) - signing.SIGNATURE_FIELDS - optional, "signature.", malformed)
         if self.encrypted != bool(slots):
             raise FormatError("%s: its key slots do not fit its encryption scheme: it was changed" % where)
 

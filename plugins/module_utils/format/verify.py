@@ -34,8 +34,8 @@ def verify_backup(source, pool, unlocker=None, full=False, consumer=None, truste
     """Verify a backup; returns (header or None, list of problems as sentences).
 
     Without ``full``: the header's canonical form and digest, its signature (when
-    signed) against its own certificate and, with ``trusted`` certificates,
-    against them, and every stored part's presence, size and SHA-256: no key
+    signed) against its own certificate and, with ``trusted`` (a trust.Trust),
+    that its signer is trusted now, and every stored part's presence, size and SHA-256: no key
     needed. With ``full``: also the data key (opened by ``unlocker``), the
     manifest MAC and every chunk of every part, decrypted and decompressed,
     against the recorded plaintext sizes and checksums. ``consumer(part,
@@ -89,7 +89,7 @@ def _signature_problems(header, trusted) -> list:
     try:
         problem = signing.check_signature(signature, canonjson.dumps(header.manifest), where)
         if not problem and trusted:
-            problem = signing.check_trust(signature, header.manifest["createdAt"], trusted, where)
+            problem = trusted.check(signature, header.manifest["createdAt"], where)
     except FormatError as exc:
         problem = str(exc)
     return [problem] if problem else []

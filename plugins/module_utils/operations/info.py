@@ -12,20 +12,21 @@ from ansible_collections.drkit.backup.plugins.module_utils.format.verify import 
 from ansible_collections.drkit.backup.plugins.module_utils.host.capture import registered as registered_captures
 from ansible_collections.drkit.backup.plugins.module_utils.host.staging import Staging
 from ansible_collections.drkit.backup.plugins.module_utils.host.state import StateDir
-from ansible_collections.drkit.backup.plugins.module_utils.protection.signing import load_trusted
+from ansible_collections.drkit.backup.plugins.module_utils.protection.trust import load_trusted
 from ansible_collections.drkit.backup.plugins.module_utils.store import catalog
 
 
-def backup_info(path, verify="none", unlocker=None, trusted_certificates=None, state_dir=None):
+def backup_info(path, verify="none", unlocker=None, trusted_certificates=None, state_dir=None, trusted_crls=None,
+                signature_expired="refuse"):
     """Lists (and optionally verifies) the backups at ``path``; with ``state_dir``, the host's status too.
 
-    ``trusted_certificates``: PEM files of the certificates a signed backup's signer must be, or be issued by.
-    A backup written in a newer format minor is listed with ``header.newerFormat`` (what this release ignores
-    in it) and a warning saying so.
+    ``trusted_certificates``: PEM files of the certificates a signed backup's signer must be, or chain to;
+    ``trusted_crls`` and ``signature_expired``: see protection/trust.py. A backup written in a newer format minor
+    is listed with ``header.newerFormat`` (what this release ignores in it) and a warning saying so.
     """
     if verify not in ("none", "checksum", "full"):
         raise InvalidInput("verify must be none, checksum or full")
-    trusted = load_trusted(trusted_certificates)
+    trusted = load_trusted(trusted_certificates, trusted_crls, signature_expired)
     listed, problems, warnings = [], [], []
     with worker_pool() as pool:
         for entry in catalog.entries_at(path):
@@ -48,6 +49,8 @@ def backup_info(path, verify="none", unlocker=None, trusted_certificates=None, s
     if verify != "none":
         result["verified"] = not problems and any(b["status"] == catalog.COMPLETE for b in listed)
         result["problems"] = problems
+    if trusted is not None and trusted.warnings:
+        result["warnings"] = result.get("warnings", []) + list(trusted.warnings)
     return result
 
 

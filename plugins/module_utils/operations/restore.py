@@ -26,7 +26,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.host.lock import lock
 from ansible_collections.drkit.backup.plugins.module_utils.host.services import ServiceControl, stopped
 from ansible_collections.drkit.backup.plugins.module_utils.host.staging import Staging
 from ansible_collections.drkit.backup.plugins.module_utils.host.state import StateDir
-from ansible_collections.drkit.backup.plugins.module_utils.protection.signing import load_trusted
+from ansible_collections.drkit.backup.plugins.module_utils.protection.trust import load_trusted
 from ansible_collections.drkit.backup.plugins.module_utils.providers import get_provider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.base import WholeProvider
 
@@ -36,9 +36,9 @@ CHANGES_SHOWN = 50
 
 def restore_backup(unlocker, backup, provider=None, provider_options=None, parts=None, stop_command=None,
                    start_command=None, state_dir=None, check_mode=False, trusted_certificates=None,
-                   provider_secrets=None, lease_id=None):
+                   provider_secrets=None, trusted_crls=None, signature_expired="refuse", lease_id=None):
     """Verifies the whole backup, plans the restore, and (unless checking) applies it."""
-    trusted = load_trusted(trusted_certificates)
+    trusted = load_trusted(trusted_certificates, trusted_crls, signature_expired)
     source = open_backup(backup)
     header = source.header()
     product = header.manifest["product"]
@@ -74,6 +74,8 @@ def restore_backup(unlocker, backup, provider=None, provider_options=None, parts
                                     control, operation, state)
     if operation is not None and operation.warnings:
         result.setdefault("warnings", []).extend(operation.warnings)
+    if trusted is not None and trusted.warnings:  # a signer accepted only by signature_expired=allow
+        result.setdefault("warnings", []).extend(trusted.warnings)
     return result
 
 

@@ -16,17 +16,18 @@ from ansible_collections.drkit.backup.plugins.module_utils.common.errors import 
 from ansible_collections.drkit.backup.plugins.module_utils.common.workers import worker_pool
 from ansible_collections.drkit.backup.plugins.module_utils.format.sources import open_backup
 from ansible_collections.drkit.backup.plugins.module_utils.format.verify import verify_backup
-from ansible_collections.drkit.backup.plugins.module_utils.protection.signing import load_trusted
+from ansible_collections.drkit.backup.plugins.module_utils.protection.trust import load_trusted
 from ansible_collections.drkit.backup.plugins.module_utils.store import catalog
 
 LEVELS = ("checksum", "full")
 
 
-def verify_backups(path, level="full", unlocker=None, trusted_certificates=None, check_mode=False) -> dict:
+def verify_backups(path, level="full", unlocker=None, trusted_certificates=None, trusted_crls=None,
+                   signature_expired="refuse", check_mode=False) -> dict:
     """Verifies the backups at ``path`` (one backup, or a root); records each failure, clears passed ones."""
     if level not in LEVELS:
         raise InvalidInput("level must be checksum or full, not %r" % (level,))
-    trusted = load_trusted(trusted_certificates)
+    trusted = load_trusted(trusted_certificates, trusted_crls, signature_expired)
     by = "drkit.backup.backup_verify on %s" % socket.getfqdn()
     listed, problems, changed = [], [], False
     with worker_pool() as pool:
@@ -49,5 +50,8 @@ def verify_backups(path, level="full", unlocker=None, trusted_certificates=None,
                     entry.clear_failed_verification()
             listed.append({"name": entry.name, "path": entry.path, "verified": not found, "problems": found,
                            "record": entry.verification_record if found else None})
-    return {"changed": changed, "verified": bool(listed) and not problems, "backups": listed, "problems": problems,
-            "level": level}
+    result = {"changed": changed, "verified": bool(listed) and not problems, "backups": listed, "problems": problems,
+              "level": level}
+    if trusted is not None and trusted.warnings:
+        result["warnings"] = list(trusted.warnings)
+    return result

@@ -8,12 +8,17 @@ certificate, travels in the header, so anyone holding the certificate (or the
 CA that issued it) can prove where a backup came from and, through the part
 checksums the manifest lists, that no byte changed, without any decryption key.
 The key slots are outside the signature, so rotating keys keeps it valid.
+
+The signature block may also carry (``chain``) the intermediate certificates
+that the signer's certificate file held after its own: they only help to build
+a chain to a trusted certificate (protection/trust.py), so they need no
+signature of their own, and a block without them reads as before.
 """
 
 from __future__ import annotations
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import FormatError, InvalidInput
-from ansible_collections.drkit.backup.plugins.module_utils.common.timeutil import parse_time
+from ansible_collections.drkit.backup.plugins.module_utils.common.timeutil import utc_now
 from ansible_collections.drkit.backup.plugins.module_utils.protection import crypto
 
 try:
@@ -21,10 +26,20 @@ try:
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+    # The extended key usages that let a certificate sign manifests: code signing, document signing
+    # (RFC 9336) and any purpose.
+    SIGNING_PURPOSES = {ExtendedKeyUsageOID.CODE_SIGNING, x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36"),
+                        ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE}
+    _PURPOSE_NAMES = {oid: name.lower().replace("_", " ") for name, oid in vars(ExtendedKeyUsageOID).items()
+                      if isinstance(oid, x509.ObjectIdentifier)}
 except ImportError:  # pragma: no cover - crypto.HAS_CRYPTOGRAPHY reports it
     pass
 
+# Every signature block has these; CHAIN_FIELD (PEM text of intermediate certificates) is optional.
 SIGNATURE_FIELDS = {"algorithm", "certificate", "value"}
+CHAIN_FIELD = "chain"
+OPTIONAL_SIGNATURE_FIELDS = {CHAIN_FIELD}
 AAD = b"drkit-manifest-signature-v1\x00"
 
 
@@ -42,7 +57,7 @@ def _pss():
     return padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH)
 
 
-def _read(path, what):
+def read_input(path, what):
     try:
         with open(path, "rb") as handle:
             return handle.read()
@@ -53,35 +68,73 @@ def _read(path, what):
 def load_certificates(path) -> list:
     """Every certificate in a PEM file (a single certificate or a CA bundle)."""
     try:
-        return x509.load_pem_x509_certificates(_read(path, "certificate file"))
+        return x509.load_pem_x509_certificates(read_input(path, "certificate file"))
     except ValueError:
         raise InvalidInput("%s holds no PEM certificate" % path)
 
 
-def load_trusted(paths):
-    """The certificates in the PEM files ``paths`` (trusted_certificates), or None when none are given."""
-    return [cert for path in paths for cert in load_certificates(path)] if paths else None
+def _public_der(public_key) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def usage_problem(cert) -> str:
+    """Why ``cert`` may not sign manifests, as the end of a sentence ('' when it may).
+
+    A key usage, when present, must allow digital signatures; an extended key usage, when present, must
+    include one of SIGNING_PURPOSES. Without either extension any use is allowed, as in RFC 5280.
+    """
+    try:
+        extensions = cert.extensions
+    except ValueError:
+        return "its extensions are malformed"
+    try:
+        if not extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature:
+            return "its key usage does not allow digital signatures"
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        purposes = list(extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+    except x509.ExtensionNotFound:
+        return ""
+    if SIGNING_PURPOSES.intersection(purposes):
+        return ""
+    return ("its extended key usage (%s) includes none of code signing, document signing or any purpose"
+            % ", ".join(_PURPOSE_NAMES.get(oid, oid.dotted_string) for oid in purposes))
 
 
 class Signer:
-    """A certificate and its private key, checked to belong together before anything starts."""
+    """A certificate and its private key, checked to belong together and to be fit to sign before anything starts.
+
+    The certificate file may hold intermediate certificates after the signer's own (the one that fits the
+    key): the signature carries them, so that a reader who trusts only the root can build the chain.
+    """
 
     def __init__(self, certificate_path, key_path, passphrase=None):
         self.certificate_path = certificate_path
         self.key_path = key_path
-        self.certificate = load_certificates(certificate_path)[0]
+        certificates = load_certificates(certificate_path)
         try:
             self._key = serialization.load_pem_private_key(
-                _read(key_path, "signing key"), passphrase.encode() if passphrase else None)
+                read_input(key_path, "signing key"), passphrase.encode() if passphrase else None)
         except (ValueError, TypeError):
             raise InvalidInput("the signing key %s cannot be read: wrong passphrase, or not a PEM private key"
                                % key_path)
-        public = self.certificate.public_key()
-        if public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) != \
-                self._key.public_key().public_bytes(serialization.Encoding.DER,
-                                                    serialization.PublicFormat.SubjectPublicKeyInfo):
-            raise InvalidInput("the signing key %s does not belong to the certificate %s" % (key_path, certificate_path))
-        self.algorithm = _algorithm_of(public)
+        mine = _public_der(self._key.public_key())
+        fitting = [cert for cert in certificates if _public_der(cert.public_key()) == mine]
+        if not fitting:
+            raise InvalidInput("the signing key %s does not belong to the certificate %s"
+                               % (key_path, certificate_path))
+        self.certificate = fitting[0]
+        self.chain = [cert for cert in certificates if cert is not self.certificate]
+        what = "the signing certificate %s (%s)" % (certificate_path, self.certificate.subject.rfc4514_string())
+        problem = usage_problem(self.certificate)
+        if problem:
+            raise InvalidInput("%s may not sign backups: %s; use a certificate issued for signing" % (what, problem))
+        now = utc_now()
+        if not self.certificate.not_valid_before_utc <= now <= self.certificate.not_valid_after_utc:
+            raise InvalidInput("%s is not valid now (valid from %s to %s): renew it" % (
+                what, self.certificate.not_valid_before_utc.date(), self.certificate.not_valid_after_utc.date()))
+        self.algorithm = _algorithm_of(self.certificate.public_key())
 
     def sign(self, manifest_bytes: bytes) -> dict:
         data = AAD + manifest_bytes
@@ -92,7 +145,11 @@ class Signer:
         else:
             value = self._key.sign(data)
         pem = self.certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
-        return {"algorithm": self.algorithm, "certificate": pem, "value": crypto.b64e(value)}
+        signature = {"algorithm": self.algorithm, "certificate": pem, "value": crypto.b64e(value)}
+        if self.chain:  # only then, so that a release without chains still reads the backup
+            signature[CHAIN_FIELD] = "".join(cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+                                             for cert in self.chain)
+        return signature
 
 
 def signer_certificate(signature: dict, where: str):
@@ -100,6 +157,16 @@ def signer_certificate(signature: dict, where: str):
         return x509.load_pem_x509_certificate(signature["certificate"].encode("ascii"))
     except (ValueError, UnicodeEncodeError):
         raise FormatError("%s: the signer's certificate is damaged" % where)
+
+
+def carried_chain(signature: dict, where: str) -> list:
+    """The intermediate certificates a signature carries (none for a block without them)."""
+    if CHAIN_FIELD not in signature:
+        return []
+    try:
+        return x509.load_pem_x509_certificates(signature[CHAIN_FIELD].encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        raise FormatError("%s: the certificates carried with its signature are damaged" % where)
 
 
 def check_signature(signature: dict, manifest_bytes: bytes, where: str) -> str:
@@ -120,24 +187,6 @@ def check_signature(signature: dict, manifest_bytes: bytes, where: str) -> str:
     except (InvalidSignature, InvalidInput):
         return "%s: the manifest signature does not verify: the header was changed" % where
     return ""
-
-
-def check_trust(signature: dict, created_at: str, trusted: list, where: str) -> str:
-    """Problem sentence unless the signer is one of ``trusted`` or was issued by one, else ''."""
-    cert = signer_certificate(signature, where)
-    subject = cert.subject.rfc4514_string()
-    created = parse_time(created_at)
-    if not cert.not_valid_before_utc <= created <= cert.not_valid_after_utc:
-        return "%s was signed by %s outside that certificate's validity" % (where, subject)
-    for anchor in trusted:
-        if anchor == cert:
-            return ""
-        try:
-            cert.verify_directly_issued_by(anchor)
-            return ""
-        except (ValueError, TypeError, InvalidSignature):
-            continue
-    return "%s is signed by %s, which is not one of the trusted certificates nor issued by them" % (where, subject)
 
 
 def signer_subject(signature: dict, where: str) -> str:
