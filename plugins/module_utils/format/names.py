@@ -19,7 +19,8 @@ from ansible_collections.drkit.backup.plugins.module_utils.common.errors import 
 FORMAT = "drkit-backup"
 # major.minor (DESIGN decisions 11 and 31): a newer major is refused; a newer minor only adds header fields,
 # which this release ignores, and a new encoding of part bytes names itself in the part's ``codec``.
-FORMAT_VERSION = "1.0"
+# 1.1: the signature block may carry the signer's intermediate certificates (chain), a part may name its codec.
+FORMAT_VERSION = "1.1"
 # Part encodings this release reads besides the original one, which a part without ``codec`` has.
 PART_CODECS = frozenset()
 HEADER = "header.json"

@@ -17,7 +17,7 @@ import yaml
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import PartialFailure
 from ansible_collections.drkit.backup.plugins.module_utils.operations import (
-    backup, delete, freeipa, info, keys, pack, prune, rekey, restore, services, stages)
+    backup, delete, freeipa, info, keys, lease, pack, prune, rekey, restore, services, stages, verify)
 from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
 from ansible_collections.drkit.backup.plugins.module_utils.providers.freeipa import cli, topology
 
@@ -136,6 +136,13 @@ def scenario(tmp_path, store):
 
     yield "info.backup_info", info.backup_info(root)
     yield "info.backup_info", info.backup_info(made["path"], "full", unlocker)
+    yield "info.backup_info", info.backup_info(root, state_dir=str(tmp_path / "state"))
+    yield "verify.verify_backups", verify.verify_backups(made["path"], "full", unlocker, check_mode=True)
+    yield "verify.verify_backups", verify.verify_backups(made["path"], "checksum")
+    taken = lease.control_lease(holder="test", purpose="result keys", state_dir=str(tmp_path / "lease-state"))
+    yield "lease.control_lease", taken
+    yield "lease.control_lease", lease.control_lease("absent", lease_id=taken["lease"]["id"],
+                                                     state_dir=str(tmp_path / "lease-state"))
     yield "pack.pack_backup", pack.pack_backup(made["path"], str(tmp_path / "packed"), check_mode=True)
     yield "pack.pack_backup", pack.pack_backup(made["path"], str(tmp_path / "packed"))
     yield "restore.restore_backup", restore.restore_backup(unlocker, made["path"], check_mode=True,
