@@ -12,6 +12,10 @@ After each kill, as the next runs would see it:
 - services (real processes): one that the killed run left stopped is reported by ``backup_info`` and
   started by the next run (``backup_services``, as the roles run it; the backup role itself in
   test_role_starts_what_a_killed_run_left_stopped);
+- rotation (``backup_rekey`` with ``rotate_data_key``, a directory and a single file): the backup at its path is
+  the old one or the new one, whole (it verifies ``full`` and holds the same data), except killed between the two
+  renames of a directory, where it is missing until the next run; the next ``backup_rekey`` run finishes or undoes
+  what the killed one left and leaves exactly the new backup, which the old key no longer opens, and nothing else;
 - restore: the next operation that takes the host's lock (``backup_services`` when services are down, then
   the next backup, which must not read files half restored) finishes the interrupted restore or undoes it:
   the live files are then exactly the state before the restore or the restored one, never a mix, and no
@@ -33,12 +37,17 @@ import sys
 import pytest
 
 from ansible_collections.drkit.backup.plugins.module_utils.common import faults
+from ansible_collections.drkit.backup.plugins.module_utils.common.errors import DrkitError
+from ansible_collections.drkit.backup.plugins.module_utils.common.workers import worker_pool
+from ansible_collections.drkit.backup.plugins.module_utils.format.sources import open_backup
+from ansible_collections.drkit.backup.plugins.module_utils.format.verify import open_part_reader
 from ansible_collections.drkit.backup.plugins.module_utils.host.staging import JOURNAL, TEMP_SUFFIX
 from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
 from ansible_collections.drkit.backup.plugins.module_utils.operations.delete import delete_backup
 from ansible_collections.drkit.backup.plugins.module_utils.operations.info import backup_info
 from ansible_collections.drkit.backup.plugins.module_utils.operations.pack import pack_backup
 from ansible_collections.drkit.backup.plugins.module_utils.operations.restore import restore_backup
+from ansible_collections.drkit.backup.plugins.module_utils.protection import keystore as keys
 from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
 
 from procs import COLLECTIONS, ROOT, Services, run_module
@@ -74,12 +83,24 @@ POINTS = [
     ("restore.marker", "restore", False),
     ("restore.commit@2", "restore", True),
     ("restore.finish", "restore", False),
+    ("lock.taken", "rotate", False),
+    ("stream.encrypt@3", "rotate", False),
+    ("writer.part@2", "rotate", False),
+    ("writer.rename", "rotate", False),
+    ("rotate.verified", "rotate", False),
+    ("rotate.aside", "rotate", True),
+    ("rotate.swapped", "rotate", False),
+    ("rotate.verified", "rotate-file", False),
+    ("pack.rename", "rotate-file", False),
+    ("rotate.swapped", "rotate-file", True),
 ]
 # Points where the killed run has its services down.
 SERVICES_DOWN = {("services.stopped", "offline"), ("capture.raw@2", "offline"), ("services.stopped", "restore"),
                  ("restore.marker", "restore"), ("restore.commit@2", "restore"), ("restore.finish", "restore")}
 # Points after which the interrupted restore is finished (the commit had begun), not undone.
 RESTORE_FINISHED = {"restore.marker", "restore.commit@2", "restore.finish"}
+# The point where a rotated directory is missing from its root until the next run (between its two renames).
+ROTATION_MISSING = {("rotate.aside", "rotate")}
 
 
 def fill(directory, files):
@@ -138,13 +159,25 @@ def world(tmp_path_factory, keystore_module):
     shutil.copytree(str(base / "old"), str(reference), symlinks=True)
     restore_backup(Unlocker(keystore_module), restore_source,
                    provider_options={"target_root": str(reference)}, state_dir=setup_state)
+    # The backup whose data key is rotated, as a directory and as a single file, with the digests of its parts' data.
+    rotate_root = str(base / "rotate-source")
+    rotate_dir = create_backup(keystore_module, "files",
+                               {"paths": [str(data / name) for name in ("conf", "db", "ldif")]},
+                               dest=rotate_root, state_dir=setup_state)["path"]
+    rotate_key = keys.BackupKey.generate("rotated", "system", None)
+    keystore_module.add(rotate_key)
+    old_only = keys.Keystore(str(base / "old-key-only"))
+    old_only.add(keystore_module.default_key("system", None))
     services = Services(base / "services")
     services.start(SERVICE)
     world = {"base": base, "data": data, "dest": str(dest), "earlier": [earlier["path"], earlier_file],
              "keystore": keystore_module.path, "state": str(base / "state"), "services": services,
              "restore_backup": restore_source, "old": base / "old",
              "old_snapshot": snapshot(str(base / "old")), "new_snapshot": snapshot(str(reference)),
-             "work": str(base / "work"), "unlocker": Unlocker(keystore_module)}
+             "work": str(base / "work"), "unlocker": Unlocker(keystore_module),
+             "rotate_source": [rotate_dir, pack_backup(rotate_dir, rotate_root)["path"]],
+             "rotate_key": rotate_key, "old_key": old_only.keys()[0], "old_only": Unlocker(old_only)}
+    world["rotate_data"] = plaintexts(rotate_dir, world["unlocker"])
     assert world["old_snapshot"] != world["new_snapshot"]
     yield world
     services.cleanup()
@@ -309,6 +342,83 @@ def crash_restore(w, point, scenario, problems, lost):
         problems.append("the restore after %s failed or restored something else: %r" % (point, again))
 
 
+def plaintexts(path, unlocker) -> dict:
+    """The SHA-256 of each part's plaintext, read with the data key."""
+    source = open_backup(path)
+    header = source.header()
+    data_key = unlocker.data_key(header)
+    found = {}
+    with worker_pool() as pool:
+        for part in header.parts:
+            handle, reader, _part = open_part_reader(source, header, data_key, part["name"], pool)
+            digest = hashlib.sha256()
+            with handle:
+                while True:
+                    chunk = reader.read_chunk()
+                    if not chunk:
+                        break
+                    digest.update(chunk)
+            found[part["name"]] = digest.hexdigest()
+    return found
+
+
+def rotation_state(w, path):
+    """"old" or "new" when ``path`` is that backup, whole and holding the same data; else a sentence why not."""
+    try:
+        held = open_backup(path).header().key_ids
+        status = backup_info(path, "full", w["unlocker"])
+        same = plaintexts(path, w["unlocker"]) == w["rotate_data"]
+    except DrkitError as exc:
+        return str(exc)
+    if not status["verified"] or not same:
+        return "it does not verify or holds other data: %s" % status["problems"]
+    which = {(w["old_key"].id,): "old", (w["rotate_key"].id,): "new"}
+    return which.get(tuple(held), "it opens with %s" % held)
+
+
+def crash_rotate(w, point, scenario, problems, lost):
+    """``backup_rekey`` with ``rotate_data_key`` killed: the old backup or the new one, whole, then the new one."""
+    root = os.path.join(str(w["base"]), "rotating")
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(root)
+    source = w["rotate_source"][1 if scenario == "rotate-file" else 0]
+    target = os.path.join(root, os.path.basename(source))
+    (shutil.copy2 if os.path.isfile(source) else shutil.copytree)(source, target)
+    args = {"path": target, "key_ids": [w["rotate_key"].id], "rotate_data_key": True, "keystore": w["keystore"],
+            "state_dir": w["state"]}
+    killed = run_module("backup_rekey", args, w["work"], crash_at=point)
+    if not killed.killed:
+        problems.append("crash point %s was never reached: %r" % (point, killed))
+        return
+    if os.path.lexists(target):
+        found = rotation_state(w, target)
+        if found not in ("old", "new"):
+            lost.append("after %s, %s is neither the old backup nor the new one, whole: %s" % (point, target, found))
+    elif (point, scenario) not in ROTATION_MISSING:
+        lost.append("after %s, %s is missing" % (point, target))
+    listed = backup_info(root, state_dir=w["state"])
+    shown = [item["path"] for item in listed["backups"] if item["status"] == "complete"]
+    if shown not in ([target], []) or (not shown and os.path.lexists(target)):
+        problems.append("after %s, the root lists as complete %s" % (point, shown))
+    if (listed["interrupted"] or {}).get("operation") != "rekey":
+        problems.append("after %s, the status does not name the killed rekey: %s" % (point, listed["interrupted"]))
+    again = run_module("backup_rekey", args, w["work"])
+    if not again.ok:
+        problems.append("the rekey after %s failed: %r" % (point, again))
+        return
+    if os.listdir(root) != [os.path.basename(target)]:
+        problems.append("after %s and the next run, %s holds %s" % (point, root, sorted(os.listdir(root))))
+    found = rotation_state(w, target)
+    if found != "new":
+        lost.append("after %s and the next run, %s is not the rotated backup: %s" % (point, target, found))
+    try:
+        w["old_only"].data_key(open_backup(target).header())
+        problems.append("after %s and the next run, the old key still opens %s" % (point, target))
+    except DrkitError as exc:
+        if "not in" not in str(exc):
+            problems.append("after %s, the old key fails with an unclear message: %s" % (point, exc))
+
+
 def run_points(world, tally, points):
     failures = []
     for point, scenario, _fast in points:
@@ -320,6 +430,8 @@ def run_points(world, tally, points):
             crash_seal(world, point, scenario, problems, lost)
         elif scenario in ("pack", "unpack"):
             crash_pack(world, point, scenario, problems, lost)
+        elif scenario.startswith("rotate"):
+            crash_rotate(world, point, scenario, problems, lost)
         else:
             crash_restore(world, point, scenario, problems, lost)
         if not world["services"].running(SERVICE):

@@ -5,12 +5,12 @@
 
 backup.py (backup), stages.py (its capture and seal stages), delete.py,
 info.py (backup_info), restore.py, services.py (backup_services), pack.py
-(backup_pack), rekey.py (backup_rekey), keys.py (backup_key, backup_key_info,
-backup_key_download, backup_key_upload), prune.py (backup_prune), freeipa.py
-(the freeipa_* modules).
+(backup_pack), rekey.py (backup_rekey), rotation.py (its rotate_data_key),
+keys.py (backup_key, backup_key_info, backup_key_download, backup_key_upload),
+prune.py (backup_prune), freeipa.py (the freeipa_* modules).
 
 Each works out what it would do first; in check mode it stops there and
 reports the plan. Every verb that changes a host holds its lock
 (host/lock.py). A verb may import any other package of the engine; only the
-modules (and backup.py, for its stages) import a verb.
+modules (and backup.py for its stages, rekey.py for its rotation) import a verb.
 """
