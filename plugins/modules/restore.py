@@ -19,7 +19,11 @@ description:
   - The same pass works out what the restore would change; check mode stops there and reports the plan, and
     a restore that would change nothing reports no change (and stops no service).
   - For V(files), files are written under C(target_root), only those that differ are replaced (through a
-    temporary file and a rename), and nothing is deleted.
+    temporary file and a rename), and nothing is deleted (unless C(remove_extra)).
+  - Before anything stops, the backup's release rule (C(restorableTo) in its header, written from its provider's
+    rule) is checked against the product's release on this host, naming both. V(files) has no rule. V(freeipa)
+    allows the same X.Y series (another release within it is a warning) and refuses another series unless
+    O(force_release). A backup made before the rule was recorded is not constrained.
   - For V(freeipa), the whole backup is verified while it is staged back into ipa-restore's layout (a private
     directory under C(/var/lib/ipa/backup), never C(/tmp), which IdM's directory server cannot read), then the
     real C(ipa-restore) restores it, stopping and starting the IdM services itself. Before anything is staged or
@@ -54,6 +58,13 @@ options:
         server).
     type: dict
     default: {}
+  force_release:
+    description:
+      - Restore even though the backup's release rule refuses the product's release on this host, with a warning.
+      - Only for a provider whose product has such an override (V(freeipa), whose ipa-restore goes on after its
+        own warning); for the others it is refused.
+    type: bool
+    default: false
   parts:
     description: The parts to restore (default all). A name the backup does not have is refused.
     type: list
@@ -169,6 +180,7 @@ def main():
         provider_options=dict(type="dict", default={}),
         parts=dict(type="list", elements="str"),
         provider_secrets=dict(type="dict", default={}, no_log=True),
+        force_release=dict(type="bool", default=False),
     )
     argument_spec.update(_module.unlock_argument_spec())
     argument_spec.update(_module.hsm_argument_spec())
@@ -183,7 +195,8 @@ def main():
                 stop_command=params["stop_command"], start_command=params["start_command"],
                 state_dir=params["state_dir"], lease_id=params["lease_id"], check_mode=module.check_mode,
                 trusted_certificates=params["trusted_certificates"], trusted_crls=params["trusted_crls"],
-                signature_expired=params["signature_expired"], provider_secrets=params["provider_secrets"])
+                signature_expired=params["signature_expired"], provider_secrets=params["provider_secrets"],
+                force_release=params["force_release"])
 
 
 if __name__ == "__main__":

@@ -162,6 +162,7 @@ class _Plan:
         described = dict(self.described)
         return new_manifest(
             name=name, product=self.provider.name, productVersion=self.provider.product_version(),
+            restorableTo=self.provider.restorable_to(self.provider.product_version()),
             type=self.backup_type, online=self.online, scope=self.scope, domain=self.domain,
             createdAt=rfc3339(moment), sourceHost=self.host, serverRoles=described.pop("serverRoles", []),
             creator=getpass.getuser(), tool=TOOL, description=self.description, provider=described,

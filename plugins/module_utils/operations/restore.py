@@ -36,7 +36,8 @@ CHANGES_SHOWN = 50
 
 def restore_backup(unlocker, backup, provider=None, provider_options=None, parts=None, stop_command=None,
                    start_command=None, state_dir=None, check_mode=False, trusted_certificates=None,
-                   provider_secrets=None, trusted_crls=None, signature_expired="refuse", lease_id=None):
+                   provider_secrets=None, trusted_crls=None, signature_expired="refuse", lease_id=None,
+                   force_release=False):
     """Verifies the whole backup, plans the restore, and (unless checking) applies it."""
     trusted = load_trusted(trusted_certificates, trusted_crls, signature_expired)
     source = open_backup(backup)
@@ -54,7 +55,8 @@ def restore_backup(unlocker, backup, provider=None, provider_options=None, parts
     if whole and set(selected) != set(part["name"] for part in header.parts):
         raise InvalidInput("provider %s restores the whole backup with the product's own tool: drop parts"
                            % chosen.name)
-    problems = chosen.check_restore(header)
+    # Before anything stops: the server, then the release rule the backup was made under (decision 22).
+    problems = chosen.check_restore(header) + chosen.check_release(header, force_release)
     if problems:
         raise InvalidInput("backup %s does not fit this server: %s" % (header.name, "; ".join(problems)))
     unlocker.data_key(header)  # a missing key or a forged header, said plainly before anything else

@@ -26,6 +26,7 @@ import contextlib
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.providers import options as option_spec
+from ansible_collections.drkit.backup.plugins.module_utils.providers import release
 
 
 class PartSpec:
@@ -86,6 +87,11 @@ class Provider:
     # drkit_backup_hidden) or "topology" (the product's own view, read by that family's tasks).
     topology = None
     fleet_policy = "inventory"
+    # Which releases of the product its backups may be restored to (providers/release.py), and whether the
+    # product itself has an override that a restore may take with force_release.
+    release_rule = "any"
+    release_params = {}
+    release_force = False
 
     def __init__(self, options: dict, secrets=None):
         self.options = dict(options or {})
@@ -178,6 +184,29 @@ class Provider:
     def check_restore(self, header) -> list:
         """Problems (sentences) that make ``header``'s backup unfit for this server."""
         return []
+
+    def restorable_to(self, version) -> dict:
+        """The header's ``restorableTo`` for a backup made by ``version`` of the product."""
+        return release.restorable_to(self.release_rule, version, **self.release_params)
+
+    def target_release(self):
+        """The product's release on this host, that a restore is checked against (None: unknown)."""
+        return self.product_version()
+
+    def check_release(self, header, force=False) -> list:
+        """Problems (sentences) when the backup's release rule refuses this host's release; with ``force``
+        (for a product that has an override) a warning instead."""
+        rule = header.manifest.get("restorableTo")
+        if not rule or rule.get("rule", "any") == "any":
+            return []
+        found = release.problem(rule, self.target_release(), self.name)
+        if found and force:
+            if not self.release_force:
+                raise InvalidInput("force_release was given, and provider %s's product has no override for its "
+                                   "release rule: restore onto a release the backup allows (%s)" % (self.name, found))
+            self.warnings.append("force_release: %s; restored anyway" % found)
+            return []
+        return [found] if found else []
 
 
 class PartsProvider(Provider):

@@ -121,6 +121,9 @@ def markdown(provider) -> str:
                  provider.kind, kinds.get(provider.kind, provider.kind),
                  "managed host" if provider.runs_on == "host" else "delegate host"),
              "- Backups: %s." % ", ".join("%s %s" % (t, "online" if o else "offline") for t, o in provider.supports),
+             "- Restorable to (release rule, `restorableTo`): %s%s%s." % (
+                 provider.release_rule, " %s" % provider.release_params if provider.release_params else "",
+                 "; `force_release` overrides it" if provider.release_force else ""),
              "", "| option | verbs | type | default | |", "| --- | --- | --- | --- | --- |"]
     for name, entry in sorted(provider.OPTIONS.items()):
         kind = entry["type"] + ("/%s" % entry["elements"] if entry.get("elements") else "")

@@ -68,6 +68,10 @@ class FreeIPAProvider(ToolProvider):
     supports = (("full", False), ("data", False), ("data", True))
     topology = "freeipa"
     fleet_policy = "topology"
+    # ipa-restore warns on any other release and asks before it goes on (--unattended goes on): drkit refuses
+    # another X.Y series before anything stops, unless force_release, and warns within a series.
+    release_rule = "same_series"
+    release_force = True
 
     def __init__(self, options, secrets=None):
         super().__init__(options, secrets)
@@ -123,6 +127,9 @@ class FreeIPAProvider(ToolProvider):
             return None
         roles = {e.get("Role name"): e.get("Role status") for e in cli.parse_entries(output)}
         return topology.is_hidden(roles)
+
+    def target_release(self):
+        return self._local_version()
 
     def _local_version(self):
         code, output = cli.run(["ipa", "--version"], timeout=60) if shutil.which("ipa") else (1, "")
@@ -244,6 +251,7 @@ class FreeIPAProvider(ToolProvider):
                            encryption="gpg" if native["encrypted"] else "none"), os.path.join(path, archive_name))]
         manifest = {
             "productVersion": header["ipa_version"],
+            "restorableTo": self.restorable_to(header["ipa_version"]),
             "sourceHost": header["host"],
             "serverRoles": roles_of(header["services"]),
             "native": {"tool": "ipa-backup", "name": native["name"], "type": header["type"],

@@ -15,6 +15,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.common.errors import 
 from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
 from ansible_collections.drkit.backup.plugins.module_utils.operations.delete import delete_backup
 from ansible_collections.drkit.backup.plugins.module_utils.operations.info import backup_info
+from ansible_collections.drkit.backup.plugins.module_utils.operations.restore import restore_backup
 from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0 and not os.environ.get("CI"),
@@ -59,6 +60,29 @@ def test_nothing_to_save_is_reported_and_nothing_is_written(tmp_path, keystore, 
     # With something to save, report changes nothing: a backup is taken.
     taken = backup(keystore, [data_tree], tmp_path / "b", if_nothing_to_save="report")
     assert taken["changed"] and "nothing_to_save" not in taken
+
+
+def test_a_release_rule_refuses_before_anything_stops_and_force_is_only_for_products_with_one(
+        tmp_path, keystore, data_tree, monkeypatch):
+    made = backup(keystore, [data_tree], tmp_path / "b")
+    assert backup_info(made["path"])["backups"][0]["header"]["restorableTo"] == \
+        {"rule": "any", "version": None, "params": {}}
+    # A provider whose rule is exact, on a host of another release (as a future provider would be).
+    from ansible_collections.drkit.backup.plugins.module_utils.providers.files.provider import FilesProvider
+    monkeypatch.setattr(FilesProvider, "release_rule", "exact")
+    monkeypatch.setattr(FilesProvider, "product_version", lambda self: "2.0")
+    monkeypatch.setattr(FilesProvider, "target_release", lambda self: "3.0")
+    ruled = backup(keystore, [data_tree], tmp_path / "c")
+    log = tmp_path / "services.log"
+    stop, start = "sh -c 'echo stop {service} >> %s'" % log, "sh -c 'echo start {service} >> %s'" % log
+    with pytest.raises(InvalidInput, match="made by files 2.0 and may be restored only to release 2.0"):
+        restore_backup(Unlocker(keystore), ruled["path"], provider_options={"target_root": str(tmp_path / "t"),
+                                                                            "services": ["db"]},
+                       stop_command=stop, start_command=start)
+    with pytest.raises(InvalidInput, match="has no override"):
+        restore_backup(Unlocker(keystore), ruled["path"], provider_options={"target_root": str(tmp_path / "t")},
+                       force_release=True)
+    assert not log.exists() and not (tmp_path / "t").exists()
 
 
 def test_names_never_collide(tmp_path, keystore, data_tree):

@@ -21,7 +21,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.common.errors import 
 from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
 from ansible_collections.drkit.backup.plugins.module_utils.operations.restore import restore_backup
 from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
-from ansible_collections.drkit.backup.plugins.module_utils.providers import base, options
+from ansible_collections.drkit.backup.plugins.module_utils.providers import base, options, release
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DOCS = os.path.join(HERE, *[os.pardir] * 5, "docs", "providers")
@@ -77,6 +77,7 @@ def test_a_provider_is_its_own_package_and_one_of_three_kinds(name):
     assert cls.__module__.endswith(".providers.%s.provider" % name)
     assert issubclass(cls, KINDS), "%s must subclass one of %s" % (name, [kind.__name__ for kind in KINDS])
     assert cls.supports and all(t in ("full", "data") and isinstance(o, bool) for t, o in cls.supports)
+    assert cls.release_rule in release.RULES, "%s states its release rule (decision 22)" % name
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -139,6 +140,7 @@ def test_a_round_trip_brings_the_data_back(contract, tmp_path, keystore, service
     stopped = [line.split()[1] for line in logged(services) if line.startswith("stop ")]
     assert [line.split()[1] for line in logged(services) if line.startswith("start ")] == stopped[::-1]
     assert made["backup"]["product"] == contract.name and contract.intact()
+    assert made["backup"]["restorableTo"]["rule"] == providers.PROVIDERS[contract.name].release_rule
     contract.damage()
     assert not contract.intact()
     restore = dict(provider_options=contract.restore_options(), provider_secrets=contract.restore_secrets(),

@@ -223,6 +223,23 @@ def test_a_version_mismatch_is_a_warning(tmp_path, monkeypatch, staging_outside_
     assert "taken with IPA 4.12.2 and this server runs IPA 4.11.0" in provider.warnings[0]
 
 
+def test_another_series_is_refused_unless_forced(tmp_path, monkeypatch, staging_outside_tmp):
+    """restorableTo (decision 22): IdM backups go to the same X.Y series; ipa-restore itself would only warn."""
+    fake_tools(tmp_path, monkeypatch, version="4.11.0")
+    provider = provider_for(server_root(tmp_path), tmp_path)
+    header = FakeHeader(NATIVE)
+    assert provider.check_release(header) == []  # a header without the rule (an older drkit.backup)
+    header.manifest["restorableTo"] = provider.restorable_to("4.12.2")
+    assert header.manifest["restorableTo"] == {"rule": "same_series", "version": "4.12.2", "params": {}}
+    refused = provider.check_release(header)
+    assert len(refused) == 1 and "may be restored only to the 4.12.x series" in refused[0]
+    assert "this host runs freeipa 4.11.0" in refused[0]
+    assert provider.check_release(header, force=True) == [] and "restored anyway" in provider.warnings[-1]
+    (tmp_path / "same").mkdir()
+    fake_tools(tmp_path / "same", monkeypatch, version="4.12.5")
+    assert provider.check_release(header) == []
+
+
 def test_no_password_and_staging_under_tmp_are_refused(tmp_path, monkeypatch):
     fake_tools(tmp_path, monkeypatch)
     provider = get_provider("freeipa", {"root": str(server_root(tmp_path)), "staging_dir": str(tmp_path)})
