@@ -101,6 +101,9 @@ options:
     description:
       - A PEM certificate whose private key (O(signing_key)) signs the backup's manifest, so that
         M(drkit.backup.backup_info) can prove its origin and integrity with the certificate alone.
+      - The file may hold the intermediate certificates after the signer's own; the signature carries them, so
+        a verifier needs only the root it trusts. The signer's key usage must allow digital signatures, and its
+        extended key usage (if any) code signing, document signing or any purpose; another is refused first.
     type: path
   signing_key:
     description: The PEM private key of O(signing_certificate).

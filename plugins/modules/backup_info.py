@@ -111,7 +111,10 @@ backups:
         - The header manifest (id, product, productVersion, type, online, scope, domain, createdAt,
           sourceHost, serverRoles, creator, description, encryption, compression, tiedToHSM, parts ...), with
           C(size), C(storedSize) and C(protection) added (C(encrypted), C(backupKeys), C(gpgRecipients),
-          C(tiedToHSM), C(hsm), C(signed), C(signer), and a C(summary) sentence).
+          C(tiedToHSM), C(hsm), C(signed), C(signer), and a C(summary) sentence), and C(restorableTo) (the
+          product releases it may be restored to, as its provider's rule, the release that made it, and parameters).
+        - A header of a newer minor format version also has C(newerFormat), a sentence saying which version wrote
+          it and that the fields this release does not know are ignored.
       type: dict
       returned: for complete backups
     verified:

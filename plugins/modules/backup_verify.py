@@ -38,6 +38,8 @@ extends_documentation_fragment:
   - drkit.backup.common.unlock
   - drkit.backup.common.hsm
   - drkit.backup.common.trust
+  - drkit.backup.common.state_dir
+  - drkit.backup.common.lease
 attributes:
   check_mode:
     support: full
@@ -101,12 +103,14 @@ def main():
     argument_spec.update(_module.unlock_argument_spec())
     argument_spec.update(_module.hsm_argument_spec())
     argument_spec.update(_module.trust_argument_spec())
+    argument_spec.update(_module.state_dir_argument_spec())
+    argument_spec.update(_module.lease_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     _module.run(module, verify.verify_backups, path=params["path"], level=params["level"],
                 unlocker=_module.unlocker(params), trusted_certificates=params["trusted_certificates"],
                 trusted_crls=params["trusted_crls"], signature_expired=params["signature_expired"],
-                check_mode=module.check_mode)
+                check_mode=module.check_mode, state_dir=params["state_dir"], lease_id=params["lease_id"])
 
 
 if __name__ == "__main__":

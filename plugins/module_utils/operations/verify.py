@@ -5,17 +5,22 @@
 
 A backup that fails gets a record in ``.verify/`` (store/catalog.py), which
 ``max_age``, retention and the roles read: it never counts as a good backup
-(DESIGN decision 23). One that verifies loses an earlier record.
+(DESIGN decision 23). One that verifies loses an earlier record. The backups
+are read without the host's lock (a long full verification never holds up a
+backup); the records are written under it, as every writer does.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.common.workers import worker_pool
 from ansible_collections.drkit.backup.plugins.module_utils.format.sources import open_backup
 from ansible_collections.drkit.backup.plugins.module_utils.format.verify import verify_backup
+from ansible_collections.drkit.backup.plugins.module_utils.host.lock import locked_operation
+from ansible_collections.drkit.backup.plugins.module_utils.host.state import StateDir
 from ansible_collections.drkit.backup.plugins.module_utils.protection.trust import load_trusted
 from ansible_collections.drkit.backup.plugins.module_utils.store import catalog
 
@@ -23,13 +28,15 @@ LEVELS = ("checksum", "full")
 
 
 def verify_backups(path, level="full", unlocker=None, trusted_certificates=None, trusted_crls=None,
-                   signature_expired="refuse", check_mode=False) -> dict:
+                   signature_expired="refuse", check_mode=False, state_dir=None, lease_id=None) -> dict:
     """Verifies the backups at ``path`` (one backup, or a root); records each failure, clears passed ones."""
     if level not in LEVELS:
         raise InvalidInput("level must be checksum or full, not %r" % (level,))
     trusted = load_trusted(trusted_certificates, trusted_crls, signature_expired)
+    state = StateDir(state_dir, lease_id)
+    state.admit("verifying %s" % path, renew=False)  # refused at once under another's lease, not after a long verification
     by = "drkit.backup.backup_verify on %s" % socket.getfqdn()
-    listed, problems, changed = [], [], False
+    listed, problems, records = [], [], []
     with worker_pool() as pool:
         for entry in catalog.entries_at(path):
             if entry.status != catalog.COMPLETE:
@@ -39,19 +46,20 @@ def verify_backups(path, level="full", unlocker=None, trusted_certificates=None,
                                                trusted=trusted)
             except InvalidInput as exc:
                 found = [str(exc)]
-            if found:
-                problems.extend(found)
-                changed = changed or entry.failed_verification() is None
-                if not check_mode:
-                    entry.record_failed_verification(level, found, by)
-            elif entry.failed_verification() is not None:
-                changed = True
-                if not check_mode:
-                    entry.clear_failed_verification()
+            problems.extend(found)
+            if found and entry.failed_verification() is None or not found and entry.failed_verification():
+                records.append((entry, found))
             listed.append({"name": entry.name, "path": entry.path, "verified": not found, "problems": found,
                            "record": entry.verification_record if found else None})
-    result = {"changed": changed, "verified": bool(listed) and not problems, "backups": listed, "problems": problems,
-              "level": level}
+    if records and not check_mode:
+        with locked_operation(state, "verify", dest=os.path.abspath(path)):
+            for entry, found in records:
+                if found:
+                    entry.record_failed_verification(level, found, by)
+                else:
+                    entry.clear_failed_verification()
+    result = {"changed": bool(records), "verified": bool(listed) and not problems, "backups": listed,
+              "problems": problems, "level": level}
     if trusted is not None and trusted.warnings:
         result["warnings"] = list(trusted.warnings)
     return result

@@ -15,8 +15,10 @@ from ansible_collections.drkit.backup.plugins.module_utils.operations.keys impor
 from ansible_collections.drkit.backup.plugins.module_utils.operations.lease import control_lease
 from ansible_collections.drkit.backup.plugins.module_utils.operations.pack import pack_backup
 from ansible_collections.drkit.backup.plugins.module_utils.operations.prune import prune_backups
+from ansible_collections.drkit.backup.plugins.module_utils.operations.rekey import rekey_backups
 from ansible_collections.drkit.backup.plugins.module_utils.operations.restore import restore_backup
 from ansible_collections.drkit.backup.plugins.module_utils.operations.services import control_services
+from ansible_collections.drkit.backup.plugins.module_utils.operations.verify import verify_backups
 from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
 
 
@@ -39,6 +41,8 @@ def test_while_a_lease_lasts_every_other_writer_is_refused_by_name(tmp_path, key
         lambda **kw: key_absent(keystore.path, key_id=keystore.keys()[0].id, force=True, **kw),
         lambda **kw: restore_backup(Unlocker(keystore), made["path"], provider_options={
             "target_root": str(tmp_path / "t")}, **kw),
+        lambda **kw: rekey_backups(Unlocker(keystore), made["path"], [keystore.keys()[0].id], **kw),
+        lambda **kw: verify_backups(made["path"], "checksum", **kw),
     ]
     for number, attempt in enumerate(attempts):
         for check_mode in (True, False):
