@@ -170,7 +170,7 @@ def test_the_same_additions_in_this_releases_minor_are_refused(tmp_path, keystor
 @pytest.mark.parametrize("added", sorted(ADDITIONS))
 def test_the_same_additions_in_a_newer_minor_are_read(tmp_path, keystore, data_tree, pki, added):
     path = make_backup(tmp_path, keystore, data_tree, pki)
-    manifest, outside, _ = ADDITIONS[added]
+    manifest, outside = ADDITIONS[added][:2]
     rewrite(path, keystore, manifest=manifest, outside=outside, pki=pki)
     info = backup_info(path, "checksum", unlocker=Unlocker(keystore), trusted_certificates=[pki["site_ca"]])
     assert info["verified"], info["problems"]
