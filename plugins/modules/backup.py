@@ -178,6 +178,17 @@ options:
         backups. Default is the host's fully qualified name; set it where several hosts share one machine.
     type: str
     version_added: 0.1.0
+  if_nothing_to_save:
+    description:
+      - What to do when the product is not there to back up, for example IdM not configured yet, or none of the
+        O(provider_options) paths of the V(files) provider present (a fresh host).
+      - V(fail) fails the task with the product's reason, as its own tool would. V(report) writes nothing, stops
+        nothing and succeeds unchanged, with the reason in RV(nothing_to_save). The restore role takes its safety
+        copy this way, so that a restore onto a fresh host is not blocked.
+    type: str
+    choices: [fail, report]
+    default: fail
+    version_added: 0.1.0
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - drkit.backup.common.attributes
@@ -291,10 +302,23 @@ RETURN = r"""
 path:
   description:
     - The backup directory written (or found younger than O(max_age), or deleted).
-    - V(null) after the capture stage and in check mode.
+    - V(null) after the capture stage, in check mode, and when there was nothing to save.
   returned: success
   type: str
   sample: /var/lib/drkit/backups/files-full-2026-11-23-02-00-00
+removed:
+  description:
+    - With O(state=absent), what was deleted (or would be, in check mode), the backup first, then any capture of
+      it that was waiting to be sealed.
+  returned: when a backup was deleted
+  type: list
+  elements: str
+  sample: [/var/lib/drkit/backups/files-full-2026-11-01-02-00-00]
+nothing_to_save:
+  description: With O(if_nothing_to_save=report), why nothing was backed up (the product is not there).
+  returned: when there was nothing to save
+  type: str
+  sample: IdM is not configured on this host (/etc/ipa/default.conf is missing)
 backup:
   description:
     - The backup's header manifest, with C(size), C(storedSize) and C(protection) added.
@@ -447,6 +471,7 @@ def main():
         capture=dict(type="path"),
         temp_dir=dict(type="path"),
         source_host=dict(type="str"),
+        if_nothing_to_save=dict(type="str", choices=["fail", "report"], default="fail"),
     )
     argument_spec.update(_module.keystore_argument_spec())
     argument_spec.update(_module.gpg_home_argument_spec())
@@ -478,7 +503,8 @@ def main():
         max_age=params["max_age"], compression_level=params["compression_level"],
         stop_command=params["stop_command"], start_command=params["start_command"], stage=params["stage"],
         temp_dir=params["temp_dir"], source_host=params["source_host"], state_dir=params["state_dir"],
-        lease_id=params["lease_id"], check_mode=module.check_mode, encryption=params["encryption"], key_id=params["key_id"],
+        lease_id=params["lease_id"], check_mode=module.check_mode, if_nothing_to_save=params["if_nothing_to_save"],
+        encryption=params["encryption"], key_id=params["key_id"],
         escrow_key_ids=params["escrow_key_ids"], gpg_home=params["gpg_home"],
         gpg_recipients=params["gpg_recipients"], tied_to_hsm=params["tied_to_hsm"], hsm=params["hsm"],
         signing_certificate=params["signing_certificate"], signing_key=params["signing_key"],

@@ -172,7 +172,7 @@ def create_backup(keystore, provider, provider_options=None, backup_type="full",
                   dest=DEFAULT_ROOT, scope="system", domain=None, description="", max_age=0,
                   compression_level=DEFAULT_LEVEL, stop_command=None, start_command=None, stage="all",
                   temp_dir=None, source_host=None, state_dir=None, check_mode=False, lease_id=None,
-                  **protection_options):
+                  if_nothing_to_save="fail", **protection_options):
     """Takes one backup (``stage`` all), or captures its raw parts for :func:`seal_backup` (``capture``).
 
     Offline, the provider's services are stopped only while the raw parts are
@@ -180,9 +180,19 @@ def create_backup(keystore, provider, provider_options=None, backup_type="full",
     run. Online, ``all`` streams the parts straight into the backup. A product
     that makes its backup itself (a :class:`WholeProvider`) makes it once, in ``all``.
     ``max_age``: seconds, or a duration such as ``20h``. ``protection_options`` go to :func:`plan_protection`.
+    ``if_nothing_to_save``: ``report`` returns ``nothing_to_save`` (the provider's reason) and writes nothing
+    when the product is not there to back up (a fresh host), where ``fail`` lets the product's refusal fail.
     """
     if stage not in ("all", "capture"):
         raise InvalidInput("stage must be all or capture here; a capture is sealed by seal_backup")
+    if if_nothing_to_save not in ("fail", "report"):
+        raise InvalidInput("if_nothing_to_save must be fail or report, not %r" % (if_nothing_to_save,))
+    if if_nothing_to_save == "report":
+        reason = get_provider(provider, provider_options, verb="backup").nothing_to_save()
+        if reason:
+            return {"changed": False, "stage": stage, "path": None, "backup": None, "capture": None, "services": [],
+                    "stops_services": False, "tool_stops_services": False, "nothing_to_save": reason,
+                    "msg": "nothing was backed up: %s" % reason}
     max_age = parse_duration(max_age, "max_age")
     plan = _Plan(keystore, provider, provider_options, backup_type, online, dest, scope, domain, description,
                  temp_dir, source_host, state_dir, protection_options)

@@ -128,6 +128,14 @@ class Provider:
             return self.options[name]
         return self.OPTIONS[name].get("default")
 
+    def nothing_to_save(self) -> str:
+        """Why a backup here would hold nothing of the product (not installed or configured yet), or ''.
+
+        A safety copy before a restore onto a fresh host asks this (``if_nothing_to_save: report``) instead of
+        failing where the product's own backup tool would refuse.
+        """
+        return ""
+
     def check_backup(self, backup_type: str, online: bool):
         """Refuses an unsupported combination before anything is stopped or written."""
         if (backup_type, online) not in self.supports:

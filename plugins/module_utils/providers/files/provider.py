@@ -105,6 +105,13 @@ class FilesProvider(PartsProvider):
         _refuse_links_backed_up_twice(normal)
         return normal
 
+    def nothing_to_save(self):
+        paths = self.options.get("paths")
+        if isinstance(paths, list) and not any(isinstance(path, str) and path and os.path.lexists(path)
+                                               for path in paths):
+            return "no path to back up exists on this host (%s)" % (", ".join(map(str, paths)) if paths else "none given")
+        return ""
+
     def check_backup(self, backup_type, online):
         if backup_type == "data":
             raise InvalidInput("provider files takes full backups only: type data is for products "

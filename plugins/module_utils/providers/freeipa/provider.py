@@ -145,6 +145,11 @@ class FreeIPAProvider(ToolProvider):
 
     # --- backup -------------------------------------------------------------------
 
+    def nothing_to_save(self):
+        if not self.option("adopt") and not self.configured():
+            return "IdM is not configured on this host (%s is missing)" % self.default_conf
+        return ""
+
     def check_backup(self, backup_type, online):
         cli.check_backup_options(backup_type, online, self.options)
         super().check_backup(backup_type, online)

@@ -44,6 +44,23 @@ def test_max_age_skips_a_recent_backup_of_the_same_kind(tmp_path, keystore, data
     assert backup(keystore, [data_tree], tmp_path / "b")["changed"]  # max_age 0 always backs up
 
 
+def test_nothing_to_save_is_reported_and_nothing_is_written(tmp_path, keystore, data_tree):
+    """A safety copy on a fresh host (issue 13 item 5): the product is not there, so report it, not fail."""
+    missing = [tmp_path / "fresh" / "etc", tmp_path / "fresh" / "var"]
+    with pytest.raises(InvalidInput, match="does not exist"):
+        backup(keystore, missing, tmp_path / "b")
+    reported = backup(keystore, missing, tmp_path / "b", if_nothing_to_save="report")
+    assert not reported["changed"] and reported["path"] is None
+    assert "no path to back up exists on this host (%s" % missing[0] in reported["nothing_to_save"]
+    assert not os.path.exists(str(tmp_path / "b"))
+    unconfigured = create_backup(keystore, "freeipa", {"root": str(tmp_path / "fresh-idm")}, dest=str(tmp_path / "b"),
+                                 if_nothing_to_save="report")
+    assert "IdM is not configured on this host" in unconfigured["nothing_to_save"] and not unconfigured["changed"]
+    # With something to save, report changes nothing: a backup is taken.
+    taken = backup(keystore, [data_tree], tmp_path / "b", if_nothing_to_save="report")
+    assert taken["changed"] and "nothing_to_save" not in taken
+
+
 def test_names_never_collide(tmp_path, keystore, data_tree):
     paths = {backup(keystore, [data_tree / "empty"], tmp_path / "b")["path"] for _attempt in range(3)}
     assert len(paths) == 3

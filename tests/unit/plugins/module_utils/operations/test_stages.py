@@ -34,7 +34,7 @@ def offline(keystore, data_tree, tmp_path, **kwargs):
 
 
 def test_capture_stops_services_only_while_it_copies_and_seal_runs_with_them_up(tmp_path, keystore, data_tree,
-                                                                               state_dir):
+                                                                                state_dir):
     captured, log = offline(keystore, data_tree, tmp_path, stage="capture")
     # The capture returned: the services are up again, and no backup exists yet.
     assert log.read_text().splitlines() == ["stop db", "stop web", "start web", "start db"]
@@ -175,7 +175,7 @@ def test_a_full_disk_while_sealing_removes_the_capture(tmp_path, keystore):
 
 
 def test_an_abandoned_capture_is_reported_then_removed_with_its_key(tmp_path, keystore, data_tree, state_dir,
-                                                                     monkeypatch):
+                                                                    monkeypatch):
     """Unencrypted raw data never waits for ever: past host/capture.py's MAX_AGE the next operation removes it."""
     captured, _log = offline(keystore, data_tree, tmp_path, stage="capture")
     listed = backup_info(str(tmp_path / "b"), state_dir=state_dir)["captures"]
