@@ -1330,7 +1330,7 @@ def free_port(address="127.0.0.1"):
 
 
 def main_admin(argv):
-    """ipa-emulator create [--unconfigured] ROOT HOST CLUSTER_JSON [DM_PASSWORD_FILE] [ADDRESS], start|stop|destroy ROOT"""
+    """ipa-emulator create [--unconfigured] ..., start, stop, destroy: see the usage below."""
     usage = ("usage: ipa-emulator create ROOT HOST CLUSTER_JSON DM_PASSWORD_FILE [ADDRESS]\n"
              "       ipa-emulator create --unconfigured ROOT HOST CLUSTER_JSON [ADDRESS]\n"
              "       ipa-emulator start|stop|destroy ROOT\n")
