@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import stat
 
 from ansible_collections.drkit.backup.plugins.module_utils.common import faults
@@ -97,6 +98,10 @@ class Staging:
 
     def link(self, target: str, dest: str):
         self._record({"op": "link", "target": target, "dest": dest})
+
+    def remove(self, dest: str):
+        """``dest`` (a whole tree, if a directory) goes at the commit: what a rollback takes away."""
+        self._record({"op": "remove", "dest": dest})
 
     def mknod(self, dest: str, mode: int, device: int):
         self._record({"op": "mknod", "dest": dest, "mode": mode, "device": device})
@@ -271,6 +276,12 @@ def _take(step):
             if current is not None:
                 os.unlink(dest)
             os.mknod(dest, step["mode"], step["device"])
+    elif op == "remove":
+        dest = step["dest"]
+        if os.path.isdir(dest) and not os.path.islink(dest):
+            shutil.rmtree(dest)
+        elif os.path.lexists(dest):
+            os.unlink(dest)
     elif op == "meta":
         _apply_meta(step)
 

@@ -19,6 +19,12 @@ OPTIONS = {
     "target_root": {
         "type": "path", "default": "/", "verbs": ["restore"],
         "description": "Where a restore writes: each path of the backup goes under it. The restore replaces files "
-                       "that differ, deletes nothing, and reports no change when everything already matches.",
+                       "that differ, deletes nothing (unless remove_extra), and reports no change when everything already matches.",
+    },
+    "remove_extra": {
+        "type": "bool", "default": False, "verbs": ["restore"],
+        "description": "Also remove what is in the backup's directories under target_root and not in the backup, "
+                       "at the commit. The restore role's rollback sets it, so that rolling back to the safety copy "
+                       "takes away what the failed restore added.",
     },
 }

@@ -6,8 +6,8 @@
 Each part is a POSIX (pax) tar whose member names are relative to ``/``,
 keeping owner, mode, times and extended attributes (as ``SCHILY.xattr.*``,
 which GNU tar reads too). A restore writes under ``target_root`` (default
-``/``), replaces only what differs, deletes nothing, and reports no change
-when everything already matches.
+``/``), replaces only what differs, deletes nothing (unless ``remove_extra``,
+which a rollback asks for), and reports no change when everything already matches.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import tarfile
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import IntegrityError, InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import COPY_BYTES
-from ansible_collections.drkit.backup.plugins.module_utils.host.staging import temp_path
+from ansible_collections.drkit.backup.plugins.module_utils.host.staging import TEMP_SUFFIX, temp_path
 from ansible_collections.drkit.backup.plugins.module_utils.providers.base import PartSpec, PartsProvider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.files.options import OPTIONS
 
@@ -80,7 +80,8 @@ class FilesProvider(PartsProvider):
     # The safety copy holds the backup's paths as they are now under target_root; it goes back to where it was
     # taken from.
     safety_copy = "present_paths"
-    rollback_options = {"target_root": "/"}
+    # remove_extra: what the failed restore added under the paths goes too.
+    rollback_options = {"target_root": "/", "remove_extra": True}
 
     def __init__(self, options, secrets=None):
         super().__init__(options, secrets)
@@ -184,6 +185,10 @@ class FilesProvider(PartsProvider):
 
     def _walk(self, reader, staging) -> list:
         changes = []
+        # With remove_extra, every path the part holds, and the directories whose extra entries go (the names
+        # are held in memory: a rollback's safety copy is the size of the backup's paths).
+        held = set() if self.option("remove_extra") else None
+        directories = []
         try:
             with tarfile.open(fileobj=reader, mode="r|", format=tarfile.PAX_FORMAT) as tar:
                 while True:
@@ -195,9 +200,34 @@ class FilesProvider(PartsProvider):
                     dest = self.target_root if rel == "." else os.path.join(self.target_root, rel)
                     if self._member(tar, member, dest, staging):
                         changes.append(dest)
+                    if held is not None:
+                        held.add(dest)
+                        if member.isdir():
+                            directories.append(dest)
         except tarfile.TarError as exc:
             raise IntegrityError("a part of the backup is not a valid tar (%s): it is damaged" % exc)
+        if held is not None:
+            changes.extend(self._extra(directories, held, staging))
         return changes
+
+    @staticmethod
+    def _extra(directories, held, staging) -> list:
+        """What is in the part's directories now and not in the part (not the restore's own prepared files)."""
+        extra = []
+        for directory in directories:
+            try:
+                names = os.listdir(directory)
+            except FileNotFoundError:
+                continue  # made by this restore: nothing else is in it
+            for name in sorted(names):
+                path = os.path.join(directory, name)
+                if path in held or name.endswith(TEMP_SUFFIX) and name.startswith(".") and \
+                        os.path.join(directory, name[1:-len(TEMP_SUFFIX)]) in held:
+                    continue
+                if staging is not None:
+                    staging.remove(path)
+                extra.append(path)
+        return extra
 
     def _inside_root(self, dest: str):
         directory = os.path.dirname(dest)

@@ -85,6 +85,24 @@ def test_restore_replaces_only_what_differs_and_deletes_nothing(tmp_path, keysto
     assert os.path.exists(extra)
 
 
+def test_remove_extra_takes_away_what_the_backup_does_not_hold(tmp_path, keystore, data_tree, backup_dir):
+    """A rollback to a safety copy (issue 13): what the failed restore added under the paths goes too."""
+    target = tmp_path / "target"
+    restore(keystore, backup_dir, target)
+    added = [restored_path(target, data_tree / "extra.txt"), restored_path(target, data_tree / "conf/new")]
+    open(added[0], "w").write("added by a failed restore")
+    os.makedirs(os.path.join(added[1], "deeper"))
+    options = {"target_root": str(target), "remove_extra": True}
+    planned = restore_backup(Unlocker(keystore), backup_dir, provider_options=options, check_mode=True)
+    assert sorted(planned["restored_parts"][0]["changes"]) == sorted(added) and all(map(os.path.lexists, added))
+    done = restore_backup(Unlocker(keystore), backup_dir, provider_options=options)
+    assert sorted(done["restored_parts"][0]["changes"]) == sorted(added)
+    assert not any(map(os.path.lexists, added))
+    assert open(restored_path(target, data_tree / "conf/app.conf"), "rb").read() == \
+        (data_tree / "conf/app.conf").read_bytes()
+    assert not restore(keystore, backup_dir, target)["changed"]
+
+
 def test_restore_over_the_original_paths(tmp_path, keystore, data_tree, backup_dir):
     """The default target_root is /: the files come back where they were."""
     (data_tree / "conf/app.conf").unlink()
