@@ -66,7 +66,15 @@ root holds ``emulator.json`` and the server's files at their usual paths
 set to ``db2ldif`` or ``ldif2db`` makes that step fail, to test recovery.
 
 ``ipa-emulator create|start|stop|destroy`` (see ``main_admin``) builds, runs and
-removes emulated servers from a cluster description.
+removes emulated servers from a cluster description. ``create --unconfigured``
+builds a replacement host instead: the IdM packages installed and
+``ipa-server-install`` never run (no ``etc/ipa/default.conf``, no directory
+server instance, no data, slapd not running). There, as on a real host,
+``ipactl`` says "IPA is not configured (see man pages of ipa-server-install for
+help)" (exit 4 for status, 6 otherwise), ``ipa-backup`` "IPA is not configured
+on this system." (exit 2), the ``ipa`` client "IPA client is not configured on
+this system" (exit 1), and a FULL ``ipa-restore`` of the host's backup needs no
+Directory Manager password and makes it a working server again.
 """
 
 from __future__ import annotations
@@ -77,6 +85,7 @@ import datetime
 import json
 import optparse  # pylint: disable=deprecated-module  # ipa-backup/ipa-restore parse with optparse
 import os
+import re
 import shutil
 import signal
 import socket
@@ -746,6 +755,9 @@ def restore(server, log, options, dirname, password):
                            if not (options.no_logs and m.name.startswith("var/log"))
                            and not m.name.startswith("/") and ".." not in m.name.split("/")]
                 tar.extractall(server.root, members=members)  # noqa: S202  (members checked above)
+            adopt_restored_files(server, log)
+        for _backend, _suffix, directory in server.backends():
+            os.makedirs(directory, exist_ok=True)  # a fresh host has no instance yet; ipa-restore creates it
         for backend, suffix, directory in databases:
             log.info("Restoring from %s in %s" % (backend, server.instance))
             fail_at("ldif2db")
@@ -765,6 +777,43 @@ def restore(server, log, options, dirname, password):
         shutil.rmtree(top_dir, ignore_errors=True)
         log.info("Restoring umask to %d" % old_umask)
         os.umask(old_umask)
+
+
+def adopt_restored_files(server, log):
+    """Points the configuration files a full restore brought back at this root, its slapd URI and schema.
+
+    On a real host the restored files name the same paths as before (/etc/dirsrv, /var/lib/dirsrv...). Here every
+    emulated server has its own root and slapd port, and a replacement server (``create --unconfigured``) may get
+    another root or port than the one its backup was taken on: its slapd.conf would still name the old root's
+    database, pid file and schema, and default.conf the old URI. Rewritten, they name this root; on the server the
+    backup was taken on, nothing changes.
+    """
+    slapd_conf = server.slapd_conf
+    try:
+        with open(slapd_conf) as handle:
+            text = handle.read()
+    except OSError:
+        return
+    match = re.search(r"^pidfile\s+(\S+)/run/slapd\.pid\s*$", text, re.M)
+    new = text
+    if match and match.group(1) != server.root:
+        new = new.replace(match.group(1) + "/", server.root + "/")
+    new = re.sub(r"^include\s+\S+/ldap/ipa-emulator\.schema\s*$",
+                 "include %s/ldap/ipa-emulator.schema" % EMULATOR_DIR, new, flags=re.M)
+    if new != text:
+        log.info("Pointing the restored %s at %s" % (os.path.relpath(slapd_conf, server.root), server.root))
+        with open(slapd_conf, "w") as handle:
+            handle.write(new)
+    if os.path.isfile(server.default_conf):
+        with open(server.default_conf) as handle:
+            text = handle.read()
+        new = re.sub(r"^ldap_uri = .*$", "ldap_uri = %s" % server.uri, text, flags=re.M)
+        if new != text:
+            with open(server.default_conf, "w") as handle:
+                handle.write(new)
+    address = server.uri.split("//", 1)[1].rstrip("/").rsplit(":", 1)[0]
+    with open(server.path("etc/hosts.ipa"), "w") as handle:
+        handle.write("%s %s\n" % (address, server.host))
 
 
 def extract_backup(log, dirname, backup_type, work):
@@ -809,6 +858,10 @@ def main_ipactl(argv):
         sys.stderr.write(exc.msg + "\n")
         return exc.rc
     action = argv[0]
+    if not server.configured:
+        # ipactl's check_IPA_configuration: LSB 4 (status unknown) for status, 6 (not configured) otherwise.
+        sys.stderr.write("IPA is not configured (see man pages of ipa-server-install for help)\n")
+        return 4 if action == "status" else 6
     try:
         if action in ("stop", "restart"):
             for service in reversed(IPACTL_SERVICES):
@@ -870,6 +923,10 @@ def main_ipa(argv):
         return ipa_error("a command is required", 2)
     try:
         server = Server.from_env()
+        if not server.configured:
+            # ipalib.cli.run: sys.exit(ScriptError) of check_client_configuration, so no "ipa: ERROR:" and exit 1.
+            sys.stderr.write("IPA client is not configured on this system\n")
+            return 1
         if not server.running():
             return ipa_error("cannot connect to 'https://%s/ipa/json': [Errno 111] Connection refused"
                              % server.host, 1)
@@ -1173,8 +1230,12 @@ def ca_ldif(certificates):
     return "\n".join(out)
 
 
-def create_server(root, host, port, cluster_file, dm_password, address="127.0.0.1"):
-    """Builds one emulated server of the cluster described in ``cluster_file``."""
+def install_packages(root, host, port, cluster_file, address, unconfigured):
+    """What installing the IdM packages leaves: emulator.json, the package tools, the package's directories.
+
+    Returns (cluster, emulator.json's contents). An ``unconfigured`` server gets no more: ``ipa-server-install``
+    was never run, so it has no default.conf, no directory server instance and no data.
+    """
     with open(cluster_file) as handle:
         cluster = json.load(handle)
     mine = [s for s in cluster["servers"] if s["host"] == host]
@@ -1185,9 +1246,11 @@ def create_server(root, host, port, cluster_file, dm_password, address="127.0.0.
     basedn = ",".join("dc=%s" % part for part in domain.split("."))
     instance = realm.replace(".", "-")
     root = os.path.abspath(root)
-    for rel in ("etc/ipa", "etc/dirsrv/slapd-%s" % instance, "var/lib/dirsrv/slapd-%s/db/userRoot" % instance,
-                "var/lib/dirsrv/slapd-%s/db/ipaca" % instance, "var/lib/ipa/backup", "var/lib/ipa/sysrestore",
-                "var/log/dirsrv/slapd-%s" % instance, "run", "usr/sbin"):
+    dirs = ["var/lib/ipa/backup", "var/lib/ipa/sysrestore", "run", "usr/sbin"]
+    if not unconfigured:
+        dirs += ["etc/ipa", "etc/dirsrv/slapd-%s" % instance, "var/lib/dirsrv/slapd-%s/db/userRoot" % instance,
+                 "var/lib/dirsrv/slapd-%s/db/ipaca" % instance, "var/log/dirsrv/slapd-%s" % instance]
+    for rel in dirs:
         os.makedirs(os.path.join(root, rel), exist_ok=True)
     os.chmod(os.path.join(root, "var/lib/ipa/backup"), 0o700)
     conf = {"host": host, "realm": realm, "domain": domain, "basedn": basedn,
@@ -1195,6 +1258,36 @@ def create_server(root, host, port, cluster_file, dm_password, address="127.0.0.
             "ldap_uri": "ldap://%s:%d/" % (address, port), "cluster": os.path.abspath(cluster_file)}
     with open(os.path.join(root, "emulator.json"), "w") as handle:
         json.dump(conf, handle, indent=2, sort_keys=True)
+    for package in mine[0].get("packages", ["dns", "trust"]):
+        tool = os.path.join(root, PACKAGE_TOOLS[package])
+        with open(tool, "w") as handle:
+            handle.write("#!/bin/sh\necho 'emulated %s'\n" % os.path.basename(tool))
+        os.chmod(tool, 0o755)
+    return cluster, conf
+
+
+def record_root(cluster_file, cluster, host, root):
+    """Records ``root`` as ``host``'s in the cluster file (re-initialize finds its peers there)."""
+    cluster.setdefault("roots", {})[host] = os.path.abspath(root)
+    with open(cluster_file, "w") as handle:
+        json.dump(cluster, handle, indent=2, sort_keys=True)
+
+
+def create_unconfigured(root, host, port, cluster_file, address="127.0.0.1"):
+    """A replacement host of the cluster: the IdM packages installed, ipa-server-install never run."""
+    if os.path.exists(os.path.join(root, "emulator.json")):
+        raise ScriptError("%s already holds an emulated server: destroy it first" % root)
+    cluster, _conf = install_packages(root, host, port, cluster_file, address, unconfigured=True)
+    record_root(cluster_file, cluster, host, root)
+    return Server(root)
+
+
+def create_server(root, host, port, cluster_file, dm_password, address="127.0.0.1"):
+    """Builds one emulated server of the cluster described in ``cluster_file``."""
+    cluster, conf = install_packages(root, host, port, cluster_file, address, unconfigured=False)
+    domain, realm, basedn = conf["domain"], conf["realm"], conf["basedn"]
+    instance = realm.replace(".", "-")
+    root = os.path.abspath(root)
     with open(os.path.join(root, "etc/ipa/default.conf"), "w") as handle:
         handle.write("[global]\nhost = %s\nbasedn = %s\nrealm = %s\ndomain = %s\nxmlrpc_uri = https://%s/ipa/xml\n"
                      "ldap_uri = %s\nenable_ra = True\nra_plugin = dogtag\nmode = production\n"
@@ -1205,11 +1298,6 @@ def create_server(root, host, port, cluster_file, dm_password, address="127.0.0.
         handle.write("emulated access log of %s\n" % host)
     with open(os.path.join(root, "var/log/ipaserver-install.log"), "w") as handle:
         handle.write("emulated installation log of %s\n" % host)
-    for package in mine[0].get("packages", ["dns", "trust"]):
-        tool = os.path.join(root, PACKAGE_TOOLS[package])
-        with open(tool, "w") as handle:
-            handle.write("#!/bin/sh\necho 'emulated %s'\n" % os.path.basename(tool))
-        os.chmod(tool, 0o755)
     pwfile = os.path.join(root, "etc/dirsrv/slapd-%s/dm_password" % instance)
     fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -1231,9 +1319,7 @@ def create_server(root, host, port, cluster_file, dm_password, address="127.0.0.
             server.slapadd(suffix, directory, ldif)
     finally:
         shutil.rmtree(work)
-    cluster.setdefault("roots", {})[host] = root
-    with open(cluster_file, "w") as handle:
-        json.dump(cluster, handle, indent=2, sort_keys=True)
+    record_root(cluster_file, cluster, host, root)
     return server
 
 
@@ -1244,15 +1330,27 @@ def free_port(address="127.0.0.1"):
 
 
 def main_admin(argv):
-    """ipa-emulator create|start|stop|destroy ROOT [HOST CLUSTER_JSON DM_PASSWORD_FILE [ADDRESS]]"""
+    """ipa-emulator create [--unconfigured] ..., start, stop, destroy: see the usage below."""
     usage = ("usage: ipa-emulator create ROOT HOST CLUSTER_JSON DM_PASSWORD_FILE [ADDRESS]\n"
+             "       ipa-emulator create --unconfigured ROOT HOST CLUSTER_JSON [ADDRESS]\n"
              "       ipa-emulator start|stop|destroy ROOT\n")
+    unconfigured = argv[:2] == ["create", "--unconfigured"]
+    if unconfigured:
+        argv = argv[:1] + argv[2:]
     if len(argv) < 2 or argv[0] not in ("create", "start", "stop", "destroy"):
         sys.stderr.write(usage)
         return 2
     action, root = argv[0], argv[1]
     try:
-        if action == "create":
+        if action == "create" and unconfigured:
+            # A replacement host: no slapd, no data; a full ipa-restore of its backup makes it a server again.
+            if len(argv) not in (4, 5):
+                sys.stderr.write(usage)
+                return 2
+            address = argv[4] if len(argv) == 5 else "127.0.0.1"
+            server = create_unconfigured(root, argv[2], free_port(address), argv[3], address)
+            print(json.dumps({"root": server.root, "host": server.host, "ldap_uri": server.uri, "configured": False}))
+        elif action == "create":
             if len(argv) not in (5, 6):
                 sys.stderr.write(usage)
                 return 2
@@ -1264,7 +1362,10 @@ def main_admin(argv):
             print(json.dumps({"root": server.root, "host": server.host, "ldap_uri": server.uri,
                               "basedn": server.basedn, "pid": server.slapd_pid()}))
         elif action == "start":
-            Server(root).ipactl_start()
+            server = Server(root)
+            if not server.configured:
+                raise ScriptError("IPA is not configured on this system.", 2)
+            server.ipactl_start()
         elif action == "stop":
             if os.path.isfile(os.path.join(root, "emulator.json")):
                 Server(root).ipactl_stop()
