@@ -148,8 +148,8 @@ molecule-default: $(call needs,venv deps collection)
 
 # The IdM scenario: three emulated IdM servers (tests/emulators/freeipa, a real slapd each) behind sshd on
 # 127.0.0.21-23; the fleet role backs up the hidden replica IdM names, the restore role brings a deleted user
-# back and hides the replica again (extensions/molecule/freeipa/molecule.yml). Its files live in
-# /var/lib/drkit-tests/molecule-freeipa while it runs.
+# back and hides the replica again, then rebuilds the lost replica on a fresh host
+# (extensions/molecule/freeipa/molecule.yml). Its files live in /var/lib/drkit-tests/molecule-freeipa while it runs.
 molecule-freeipa: $(call needs,venv deps collection)
 	$(call stage,molecule-freeipa)
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) NO_COLOR=1 ANSIBLE_NOCOLOR=1 molecule test --scenario-name freeipa
