@@ -364,8 +364,11 @@ def test_backup_that_no_longer_verifies_is_not_copied(host, tally):
     again = start_playbook(host, "unverified-copy", retries=0, overrides={"drkit_backup_verify": "full"})
     out = again.communicate(timeout=600)[0]
     assert again.returncode != 0, out[-3000:]
-    assert re.search(r"backup %s on far failed its full verification and is not copied: " % os.path.basename(backup),
+    assert re.search(r"backup %s on far failed its full verification and is not copied \(it is recorded as "
+                     r"failed_verification, and retention does not count it\): " % os.path.basename(backup),
                      out), out[-3000:]
+    # Recorded beside it: the next run does not take it for a recent backup.
+    assert os.path.isfile(os.path.join(os.path.dirname(backup), ".verify", os.path.basename(backup) + ".json"))
     assert not copies(host), copies(host)
     assert packed_on_host(host) is None
     tally["corruptions detected"] += 1
