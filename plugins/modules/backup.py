@@ -23,7 +23,8 @@ description:
   - The backup can be taken in two stages (O(stage)); the C(drkit.backup.backup) role uses them so that it
     can check on the services between the capture and the seal.
   - One backup or restore runs at a time on a host (see O(state_dir)).
-  - With O(state=absent) and O(name), deletes one backup from O(dest).
+  - With O(state=absent) and O(name), deletes one backup from O(dest); a backup pinned by M(drkit.backup.backup_pin)
+    is refused, naming the pin.
 options:
   provider:
     description:

@@ -102,6 +102,13 @@ backups:
       description: For V(failed_verification), the record (C(result), C(level), C(at), C(by), C(problems)).
       type: dict
       returned: when the backup failed verification
+    pins:
+      description:
+        - The pins that hold this backup now (M(drkit.backup.backup_pin)), each with C(id), C(holder), C(purpose),
+          C(pinned_at) and C(expires_at). Prune and delete leave it alone while it has one.
+      type: list
+      elements: dict
+      returned: when the backup is pinned
     form:
       description: V(directory), V(file) (single-file backup) or V(capture) (raw parts waiting to be sealed).
       type: str

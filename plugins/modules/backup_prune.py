@@ -27,7 +27,9 @@ description:
     and O(keep_within) do not add it. Older restic releases (such as the 0.14 of Debian 12) remove that backup.
   - Never removed - incomplete backups (interrupted runs, captures waiting to be sealed), backups whose
     header cannot be read, and everything in directories whose names start with a dot, such as the safety
-    copies a restore keeps in C(.safety/).
+    copies a restore keeps in C(.safety/). A backup pinned by M(drkit.backup.backup_pin) (a drill or a copy reading
+    it) is kept while the pin lasts, with the pin's holder, purpose and expiry as its reason in RV(kept); it
+    counts for no rule.
   - A backup directory loses its C(header.json) first, so an interrupted removal never leaves it looking
     complete.
 options:

@@ -29,12 +29,22 @@ def delete_backup(dest, name, state_dir=None, check_mode=False, lease_id=None):
                                                  if entry["capture"] not in [e.path for e in found]]
     if not removed:
         return {"changed": False, "path": None, "msg": "backup %s is not in %s" % (name, dest)}
+    _refuse_pinned(found)
     if check_mode:
         state.check_free("deleting backup %s" % name)
     else:
         with locked_operation(state, "delete", name=name):
+            _refuse_pinned(found)  # again under the lock: a pin taken since counts
             for entry in found:
                 catalog.remove(entry)
             for entry in captures:
                 capture.discard(state.path, entry)
     return {"changed": True, "path": removed[0], "removed": removed}
+
+
+def _refuse_pinned(found):
+    for entry in found:
+        pinned = entry.pinned_by()
+        if pinned:
+            raise InvalidInput("backup %s is %s, and is not deleted while a pin holds it: wait until then, or remove "
+                               "the pin (drkit.backup.backup_pin state absent)" % (entry.name, pinned))

@@ -13,18 +13,25 @@ A backup that failed verification has a record beside it,
 ``<its directory>/.verify/<name>.json`` ({result, level, at, by, problems}):
 it lists as ``failed_verification``, never satisfies ``max_age``, never
 counts for retention, and is never copied off the host (DESIGN decision 23).
+
+A reader that must not lose a backup while it works (a drill, a copy) pins it:
+``<its directory>/.pins/<name>.<pin id>.json`` ({id, holder, purpose,
+pinned_at, expires_at}). Prune and delete leave a backup alone while it has a
+pin that has not expired (DESIGN decision 24); an expired pin counts for nothing.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shutil
+import uuid
 
 from ansible_collections.drkit.backup.plugins.module_utils.common import canonjson
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import DrkitError, InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import fsync_path, private_dir, remove_quietly, write_atomic
-from ansible_collections.drkit.backup.plugins.module_utils.common.timeutil import rfc3339, utc_now
+from ansible_collections.drkit.backup.plugins.module_utils.common.timeutil import parse_time, rfc3339, utc_now
 from ansible_collections.drkit.backup.plugins.module_utils.format import names
 from ansible_collections.drkit.backup.plugins.module_utils.format.sources import open_backup
 
@@ -33,6 +40,7 @@ COMPLETE = "complete"
 INCOMPLETE = "incomplete"
 FAILED_VERIFICATION = "failed_verification"
 VERIFY_DIR = ".verify"
+PINS_DIR = ".pins"
 SAFETY_DIR = ".safety"
 ROOTS = "roots.json"
 
@@ -95,12 +103,67 @@ class Entry:
         os.unlink(self.verification_record)
         return True
 
+    @property
+    def pin_dir(self) -> str:
+        return os.path.join(os.path.dirname(self.path), PINS_DIR)
+
+    def _pin_files(self) -> list:
+        try:
+            names_there = os.listdir(self.pin_dir)
+        except FileNotFoundError:
+            return []
+        prefix = self.name + "."
+        return sorted(os.path.join(self.pin_dir, name) for name in names_there
+                      if name.startswith(prefix) and name.endswith(".json"))
+
+    def pins(self) -> list:
+        """The pins on this backup that have not expired, oldest first."""
+        now = utc_now()
+        live = []
+        for path in self._pin_files():
+            try:
+                with open(path) as handle:
+                    pin = json.load(handle)
+                expires = parse_time(pin["expires_at"])
+            except (OSError, ValueError, KeyError, TypeError):
+                # A pin that cannot be read still holds the backup: losing it is worse than keeping it.
+                pin = {"id": os.path.basename(path)[len(self.name) + 1:-5], "holder": "?", "purpose": "?",
+                       "expires_at": None, "problem": "its pin file %s cannot be read" % path}
+                expires = None
+            if expires is None or expires > now:
+                live.append(pin)
+        return sorted(live, key=lambda pin: str(pin.get("pinned_at")))
+
+    def add_pin(self, holder: str, purpose: str, seconds: int) -> dict:
+        now = utc_now()
+        pin = {"id": str(uuid.uuid4()), "holder": holder, "purpose": purpose, "pinned_at": rfc3339(now),
+               "expires_at": rfc3339(now + datetime.timedelta(seconds=seconds))}
+        private_dir(self.pin_dir)
+        write_atomic(os.path.join(self.pin_dir, "%s.%s.json" % (self.name, pin["id"])), canonjson.dumps(pin))
+        return pin
+
+    def remove_pin(self, pin_id: str) -> bool:
+        path = os.path.join(self.pin_dir, "%s.%s.json" % (self.name, pin_id))
+        if not os.path.exists(path):
+            return False
+        os.unlink(path)
+        return True
+
+    def pinned_by(self) -> str:
+        """A sentence naming who pins this backup and until when, or '' when nothing does."""
+        return "; ".join("pinned by %s for %s until %s" % (pin.get("holder"), pin.get("purpose"),
+                                                          pin.get("expires_at") or "it is removed")
+                         for pin in self.pins())
+
     def describe(self) -> dict:
         failed = self.failed_verification() if self.status == COMPLETE else None
         item = {"name": self.name, "path": self.path, "status": FAILED_VERIFICATION if failed else self.status,
                 "form": self.form}
         if failed:
             item["verification"] = failed
+        pins = self.pins() if self.status == COMPLETE else []
+        if pins:
+            item["pins"] = pins
         return item
 
 
@@ -187,9 +250,12 @@ def remove(entry: Entry):
     A directory loses its ``header.json`` first (it then lists as incomplete),
     then the rest; a single file goes in one unlink.
     """
+    pins = entry._pin_files()  # expired ones: nothing holds the backup any more
     if entry.form == "file":
         os.unlink(entry.path)
         remove_quietly(entry.verification_record)
+        for pin in pins:
+            remove_quietly(pin)
         return
     header = os.path.join(entry.path, names.HEADER)
     if os.path.exists(header):
@@ -197,3 +263,5 @@ def remove(entry: Entry):
         fsync_path(entry.path)
     shutil.rmtree(entry.path)
     remove_quietly(entry.verification_record)
+    for pin in pins:
+        remove_quietly(pin)

@@ -17,7 +17,7 @@ import yaml
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import PartialFailure
 from ansible_collections.drkit.backup.plugins.module_utils.operations import (
-    backup, delete, freeipa, info, keys, lease, pack, prune, rekey, restore, services, stages, verify)
+    backup, delete, freeipa, info, keys, lease, pack, pin, prune, rekey, restore, services, stages, verify)
 from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
 from ansible_collections.drkit.backup.plugins.module_utils.providers.freeipa import cli, topology
 
@@ -143,6 +143,10 @@ def scenario(tmp_path, store):
     yield "lease.control_lease", taken
     yield "lease.control_lease", lease.control_lease("absent", lease_id=taken["lease"]["id"],
                                                      state_dir=str(tmp_path / "lease-state"))
+    pinned = pin.control_pin(made["path"], holder="test", purpose="result keys", state_dir=str(tmp_path / "pin-state"))
+    yield "pin.control_pin", pinned
+    yield "pin.control_pin", pin.control_pin(made["path"], "absent", pin_id=pinned["pin"]["id"],
+                                             state_dir=str(tmp_path / "pin-state"))
     yield "pack.pack_backup", pack.pack_backup(made["path"], str(tmp_path / "packed"), check_mode=True)
     yield "pack.pack_backup", pack.pack_backup(made["path"], str(tmp_path / "packed"))
     yield "restore.restore_backup", restore.restore_backup(unlocker, made["path"], check_mode=True,
