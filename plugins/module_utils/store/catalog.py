@@ -151,8 +151,8 @@ class Entry:
 
     def pinned_by(self) -> str:
         """A sentence naming who pins this backup and until when, or '' when nothing does."""
-        return "; ".join("pinned by %s for %s until %s" % (pin.get("holder"), pin.get("purpose"),
-                                                          pin.get("expires_at") or "it is removed")
+        return "; ".join("pinned by %s for %s until %s"
+                         % (pin.get("holder"), pin.get("purpose"), pin.get("expires_at") or "it is removed")
                          for pin in self.pins())
 
     def describe(self) -> dict:
