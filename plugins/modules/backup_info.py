@@ -120,6 +120,8 @@ backups:
           C(size), C(storedSize) and C(protection) added (C(encrypted), C(backupKeys), C(gpgRecipients),
           C(tiedToHSM), C(hsm), C(signed), C(signer), and a C(summary) sentence), and C(restorableTo) (the
           product releases it may be restored to, as its provider's rule, the release that made it, and parameters).
+        - C(contentSummary), when the provider keeps one, is what the capture held, counted inside it (for V(files),
+          per path the regular files, directories, links and bytes); a drill compares it with the restored instance.
         - A header of a newer minor format version also has C(newerFormat), a sentence saying which version wrote
           it and that the fields this release does not know are ignored.
       type: dict

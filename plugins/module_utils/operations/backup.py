@@ -278,6 +278,9 @@ def _write_streaming(plan, manifest, compression_level):
                         plan.provider.capture(part, out)
             except OSError as exc:
                 raise_capture_error(exc, manifest["name"], "the partial backup was removed", False)
+            summary = plan.provider.content_summary()
+            if summary:
+                writer.annotate({"contentSummary": summary})
             path = writer.commit()
     return {"changed": True, "path": path, "backup": writer.header.summary(), "capture": None}
 

@@ -185,6 +185,15 @@ class Provider:
         """Problems (sentences) that make ``header``'s backup unfit for this server."""
         return []
 
+    def content_summary(self) -> dict:
+        """What the capture held, counted inside it (DESIGN decision 28): the header's ``contentSummary``, which a
+        drill compares with :meth:`count` of the restored instance. Empty: the provider keeps none."""
+        return {}
+
+    def count(self) -> dict:
+        """The same counts, taken on the restored instance the options name (a drill's scratch target)."""
+        raise InvalidInput("provider %s cannot count what a restore holds yet" % self.name)
+
     def restorable_to(self, version) -> dict:
         """The header's ``restorableTo`` for a backup made by ``version`` of the product."""
         return release.restorable_to(self.release_rule, version, **self.release_params)

@@ -88,6 +88,7 @@ class FilesProvider(PartsProvider):
         self.target_root = os.path.abspath(self.option("target_root") or "/")
         self._is_root = os.geteuid() == 0
         self._inside = set()
+        self._content = {}
 
     # --- backup --------------------------------------------------------------
 
@@ -157,15 +158,50 @@ class FilesProvider(PartsProvider):
 
     def capture(self, part, out):
         path = part.extra["source"]
+        counts = self._content[path] = _empty_counts()
         # Not tarfile's stream mode: its buffer is copied on every write. ``out`` tells
         # its position, which is all the plain mode needs, and file data goes in 1 MiB reads.
         with tarfile.TarFile(fileobj=out, mode="w", format=tarfile.PAX_FORMAT, copybufsize=COPY_BYTES) as tar:
 
             def member(tarinfo):
                 tar.members.clear()  # tarfile keeps every member written: memory would grow with the file count
+                # A second name of a hard-linked file is a file too; its bytes were counted with the first.
+                _count(counts, tarinfo.isreg() or tarinfo.islnk(), tarinfo.isdir(), tarinfo.issym(),
+                       tarinfo.size if tarinfo.isreg() else 0)
                 return self._record_xattrs(tarinfo)
 
             tar.add(path, arcname=path.lstrip("/") or ".", recursive=True, filter=member)
+
+    def content_summary(self):
+        """Per path: regular files, directories, links and the bytes of the regular files, as captured."""
+        return {"paths": {path: dict(counts) for path, counts in sorted(self._content.items())}} \
+            if self._content else {}
+
+    def count(self, summary=None):
+        """The same counts of what is under target_root now, for the paths of ``summary`` (a header's)."""
+        paths = sorted((summary or {}).get("paths") or {}) or self._paths()
+        counted = {}
+        for path in paths:
+            counts = counted[path] = _empty_counts()
+            where = os.path.join(self.target_root, path.lstrip("/")) if self.target_root != "/" else path
+            if not os.path.lexists(where):
+                continue
+            if os.path.islink(where) or not os.path.isdir(where):
+                info = os.lstat(where)
+                _count(counts, stat.S_ISREG(info.st_mode), False, stat.S_ISLNK(info.st_mode), info.st_size)
+                continue
+            _count(counts, False, True, False, 0)
+            seen = set()  # hard links: the bytes of a file with several names count once, as tar stores them
+            for top, dirs, files in os.walk(where):
+                for name in dirs + files:
+                    info = os.lstat(os.path.join(top, name))
+                    size = info.st_size
+                    if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+                        size = 0 if (info.st_dev, info.st_ino) in seen else size
+                        seen.add((info.st_dev, info.st_ino))
+                    _count(counts, stat.S_ISREG(info.st_mode), stat.S_ISDIR(info.st_mode),
+                           stat.S_ISLNK(info.st_mode), size)
+        return {"paths": counted}
 
     # --- restore -------------------------------------------------------------
 
@@ -431,3 +467,17 @@ def _copy(src, out, count):
             break
         out.write(data)
         count -= len(data)
+
+
+def _empty_counts() -> dict:
+    return {"files": 0, "directories": 0, "links": 0, "bytes": 0}
+
+
+def _count(counts, regular, directory, link, size):
+    if regular:
+        counts["files"] += 1
+        counts["bytes"] += size
+    elif directory:
+        counts["directories"] += 1
+    elif link:
+        counts["links"] += 1

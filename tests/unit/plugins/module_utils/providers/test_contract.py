@@ -21,7 +21,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.common.errors import 
 from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
 from ansible_collections.drkit.backup.plugins.module_utils.operations.restore import restore_backup
 from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
-from ansible_collections.drkit.backup.plugins.module_utils.providers import base, options, release
+from ansible_collections.drkit.backup.plugins.module_utils.providers import base, content, options, release
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DOCS = os.path.join(HERE, *[os.pardir] * 5, "docs", "providers")
@@ -152,3 +152,7 @@ def test_a_round_trip_brings_the_data_back(contract, tmp_path, keystore, service
     assert planned["changed"] and not contract.intact()
     done = restore_backup(Unlocker(keystore), made["path"], **restore)
     assert done["changed"] and contract.intact()
+    summary = made["backup"].get("contentSummary")
+    if summary:  # what the capture counted, the restored instance counts too (decision 28)
+        counted = providers.get_provider(contract.name, contract.restore_options(), verb="restore").count(summary)
+        assert content.differences(summary, counted) == []
