@@ -36,8 +36,8 @@ def test_the_summary_is_what_the_capture_held_and_a_restore_counts_the_same(tmp_
     counted = get_provider("files", {"target_root": str(tmp_path / "t")}, verb="restore").count(summary)
     assert differences(summary, counted) == [
         "paths %s bytes: the backup holds %d, the restored instance %d" % (data_tree, blob + conf, blob),
-        "paths %s files: the backup holds %d, the restored instance %d" % (data_tree, tree["files"],
-                                                                            tree["files"] - 1)]
+        "paths %s files: the backup holds %d, the restored instance %d"
+        % (data_tree, tree["files"], tree["files"] - 1)]
 
 
 def test_a_two_stage_backup_seals_the_summary_its_capture_counted(tmp_path, keystore, data_tree):
