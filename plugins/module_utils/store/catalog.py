@@ -147,6 +147,10 @@ class Entry:
         if not os.path.exists(path):
             return False
         os.unlink(path)
+        try:
+            os.rmdir(self.pin_dir)  # the last pin gone: no empty directory left in the root
+        except OSError:
+            pass
         return True
 
     def pinned_by(self) -> str:
