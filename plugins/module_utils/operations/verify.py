@@ -47,7 +47,8 @@ def verify_backups(path, level="full", unlocker=None, trusted_certificates=None,
             except InvalidInput as exc:
                 found = [str(exc)]
             problems.extend(found)
-            if found and entry.failed_verification() is None or not found and entry.failed_verification():
+            # A record to write (a new failure) or to clear (one that verifies again).
+            if bool(found) != (entry.failed_verification() is not None):
                 records.append((entry, found))
             listed.append({"name": entry.name, "path": entry.path, "verified": not found, "problems": found,
                            "record": entry.verification_record if found else None})

@@ -197,11 +197,12 @@ def plan(root: str, policy: Policy):
     for key in sorted(groups, key=lambda k: tuple(str(v) for v in k)):
         for backup in _decide_group(policy, groups[key]):
             for entry in backup.entries:
-                pinned = entry.pinned_by()
                 if backup.reasons:
                     kept.append(_row(entry, backup))
-                elif pinned:
-                    # Kept while a reader holds it (a drill, a copy); it counts for no rule.
+                    continue
+                # No rule keeps it: a pin does while a reader holds it (a drill, a copy); it counts for no rule.
+                pinned = entry.pinned_by()
+                if pinned:
                     kept.append(dict(_row(entry, backup), reasons=["%s: never pruned while pinned" % pinned]))
                 else:
                     removed.append((_row(entry, backup), entry))

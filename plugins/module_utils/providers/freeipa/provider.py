@@ -60,6 +60,10 @@ PACKAGES = {
 }
 
 
+# What _local_version holds before it has run ipa --version (None means it could not be read).
+_UNREAD = object()
+
+
 class FreeIPAProvider(ToolProvider):
     """FreeIPA / Red Hat IdM through ipa-backup and ipa-restore, on the server itself (a hidden replica is best)."""
 
@@ -85,6 +89,7 @@ class FreeIPAProvider(ToolProvider):
         if self.timeout <= 0:
             raise InvalidInput("provider_options.timeout must be a number of seconds")
         self._adopted = None
+        self._version = _UNREAD  # ipa --version, read once per module call (check_restore and check_release)
 
     # --- this server ----------------------------------------------------------------
 
@@ -132,9 +137,11 @@ class FreeIPAProvider(ToolProvider):
         return self._local_version()
 
     def _local_version(self):
-        code, output = cli.run(["ipa", "--version"], timeout=60) if shutil.which("ipa") else (1, "")
-        match = re.search(r"VERSION:\s*([^,\s]+)", output)
-        return match.group(1) if code == 0 and match else None
+        if self._version is _UNREAD:
+            code, output = cli.run(["ipa", "--version"], timeout=60) if shutil.which("ipa") else (1, "")
+            match = re.search(r"VERSION:\s*([^,\s]+)", output)
+            self._version = match.group(1) if code == 0 and match else None
+        return self._version
 
     def _ensure_running(self) -> str:
         """Starts the IdM services if they are down (after ipa-backup or ipa-restore, whatever happened)."""

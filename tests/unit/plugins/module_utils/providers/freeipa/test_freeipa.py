@@ -237,6 +237,7 @@ def test_another_series_is_refused_unless_forced(tmp_path, monkeypatch, staging_
     assert provider.check_release(header, force=True) == [] and "restored anyway" in provider.warnings[-1]
     (tmp_path / "same").mkdir()
     fake_tools(tmp_path / "same", monkeypatch, version="4.12.5")
+    provider = provider_for(server_root(tmp_path / "same"), tmp_path / "same")  # a new module call reads it anew
     assert provider.check_release(header) == []
 
 
