@@ -92,6 +92,8 @@ class Provider:
     release_rule = "any"
     release_params = {}
     release_force = False
+    # What the provider's own drill check proves (a check's name in a drill's reports).
+    drill_check_name = "provider"
 
     def __init__(self, options: dict, secrets=None):
         self.options = dict(options or {})
@@ -116,6 +118,7 @@ class Provider:
                         "counts": cls.restore_counts, "safety_copy": cls.safety_copy,
                         "rollback_options": dict(cls.rollback_options)},
             "topology": cls.topology, "fleet_policy": cls.fleet_policy,
+            "drill": {"check": cls.drill_check_name},
         }
 
     @classmethod
@@ -190,9 +193,25 @@ class Provider:
         drill compares with :meth:`count` of the restored instance. Empty: the provider keeps none."""
         return {}
 
-    def count(self) -> dict:
-        """The same counts, taken on the restored instance the options name (a drill's scratch target)."""
+    def count(self, summary=None) -> dict:
+        """The same counts, taken on the restored instance the options name (a drill's scratch target), for
+        what ``summary`` (the header's) holds."""
         raise InvalidInput("provider %s cannot count what a restore holds yet" % self.name)
+
+    # --- drills (DESIGN decisions 18, 26) -----------------------------------------------------------------
+
+    def scratch_options(self, scratch_dir: str, header) -> dict:
+        """The restore options that put ``header``'s backup into ``scratch_dir`` (a drill's scratch target), every
+        outbound peer rewritten and no live service stopped; refuses when that would still be the live instance."""
+        raise InvalidInput("provider %s cannot be drilled yet: it has no scratch target" % self.name)
+
+    def health(self, header) -> list:
+        """Problems (sentences) that keep the restored instance the options name from being healthy; [] when it is."""
+        return []
+
+    def drill_check(self, header) -> list:
+        """The provider's own check of a restored, healthy instance: problems (sentences), [] when it passes."""
+        return []
 
     def restorable_to(self, version) -> dict:
         """The header's ``restorableTo`` for a backup made by ``version`` of the product."""

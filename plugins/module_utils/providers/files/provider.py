@@ -82,6 +82,8 @@ class FilesProvider(PartsProvider):
     safety_copy = "present_paths"
     # remove_extra: what the failed restore added under the paths goes too.
     rollback_options = {"target_root": "/", "remove_extra": True}
+    # A drill re-reads the backup against the restored files: each one there, with the backup's bytes.
+    drill_check_name = "files"
 
     def __init__(self, options, secrets=None):
         super().__init__(options, secrets)
@@ -202,6 +204,27 @@ class FilesProvider(PartsProvider):
                     _count(counts, stat.S_ISREG(info.st_mode), stat.S_ISDIR(info.st_mode),
                            stat.S_ISLNK(info.st_mode), size)
         return {"paths": counted}
+
+    # --- drills --------------------------------------------------------------
+
+    def scratch_options(self, scratch_dir, header):
+        """Every path of the backup goes under ``scratch_dir``/root, and no service is stopped. The scratch
+        directory must be apart from the backup's paths: inside one, the drill would write into live data; holding
+        one, its teardown would remove live data."""
+        scratch = os.path.realpath(scratch_dir)
+        for path in (header.manifest.get("provider") or {}).get("paths") or []:
+            live = os.path.realpath(path)
+            if scratch == live or _under(scratch, live) or _under(live, scratch):
+                raise InvalidInput("the drill's scratch directory %s and the backup's path %s overlap: the drill "
+                                   "would write into live data or remove it; choose a scratch directory apart from "
+                                   "every path the backup holds" % (scratch_dir, path))
+        return {"target_root": os.path.join(scratch, "root"), "services": []}
+
+    def health(self, header):
+        """The backup's paths are all there under target_root."""
+        return ["%s is missing from the restored files" % path
+                for path in (header.manifest.get("provider") or {}).get("paths") or []
+                if not os.path.lexists(os.path.join(self.target_root, path.lstrip("/")))]
 
     # --- restore -------------------------------------------------------------
 
@@ -418,6 +441,10 @@ class FilesProvider(PartsProvider):
             staging.meta(dest, member.isdir(), link, owner=list(owner) if owner else None, mode=mode, mtime=mtime,
                          xattrs=xattrs, prepared=current is None and (member.isreg() or link))
         return current is not None
+
+
+def _under(path: str, top: str) -> bool:
+    return path.startswith(top.rstrip("/") + "/")
 
 
 def _refuse_links_backed_up_twice(paths):

@@ -17,7 +17,7 @@ import yaml
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import PartialFailure
 from ansible_collections.drkit.backup.plugins.module_utils.operations import (
-    backup, delete, freeipa, info, keys, lease, pack, pin, prune, rekey, restore, services, stages, verify)
+    backup, delete, drill, freeipa, info, keys, lease, pack, pin, prune, rekey, restore, services, stages, verify)
 from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
 from ansible_collections.drkit.backup.plugins.module_utils.providers.freeipa import cli, topology
 
@@ -153,6 +153,8 @@ def scenario(tmp_path, store):
                                                            provider_options={"target_root": str(target)})
     yield "restore.restore_backup", restore.restore_backup(unlocker, made["path"],
                                                            provider_options={"target_root": str(target)})
+    yield "drill.drill_backup", drill.drill_backup(unlocker, made["path"], str(tmp_path / "drill"), check_mode=True)
+    yield "drill.drill_backup", drill.drill_backup(unlocker, made["path"], str(tmp_path / "drill"))
 
     yield "rekey.rekey", rekey.rekey(unlocker, made["path"], [store.keys()[0].id])
     try:
