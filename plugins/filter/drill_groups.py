@@ -15,7 +15,7 @@ description:
     topology, IdM, needs the fleet role's choice, and says so).
   - Every other host of O(_input) is a group of its own (a standalone host), unless it sets
     C(drkit_backup_drill_skip) (a host never backed up on purpose).
-  - A cluster for which no host can be chosen is kept, with its C(error) and no C(host): a drill of it fails.
+  - A cluster for which no host can be chosen is kept, with its C(error) and no C(host), and a drill of it fails.
     C(reported_by) is the host that drills the group, or reports its error (the cluster's first host in the play).
 options:
   _input:

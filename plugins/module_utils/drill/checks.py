@@ -130,8 +130,8 @@ def _ldap_search(spec, secrets, root, timeout):
             return False, "ldapsearch on %s failed (exit %d): %s" % (spec["uri"], result.code, result.tail())
         found = sum(1 for line in result.output.splitlines() if line.startswith("dn:"))
         if found < wanted:
-            return False, "found %d entries under %s for %s, expected at least %d" % (found, spec["base"], query[0],
-                                                                                   wanted)
+            return False, "found %d entries under %s for %s, expected at least %d" % (
+                found, spec["base"], query[0], wanted)
         return True, "found %d entries under %s for %s" % (found, spec["base"], query[0])
 
     if password is None:

@@ -8,7 +8,8 @@ info.py (backup_info), restore.py, services.py (backup_services), pack.py
 (backup_pack), rekey.py (backup_rekey), rotation.py (its rotate_data_key),
 keys.py (backup_key, backup_key_info, backup_key_download, backup_key_upload),
 prune.py (backup_prune), verify.py (backup_verify), lease.py (backup_lease),
-pin.py (backup_pin), freeipa.py (the freeipa_* modules).
+pin.py (backup_pin), drill.py (backup_drill), drill_report.py (drill_report),
+freeipa.py (the freeipa_* modules).
 
 Each works out what it would do first; in check mode it stops there and
 reports the plan. Every verb that changes a host holds its lock

@@ -59,9 +59,9 @@ def run(check, secrets=None, root="/"):
 
 
 def test_ldap_search_finds_the_entry_with_the_named_secret(slapd):
-    found = run({"name": "alice", "ldap_search": {"uri": slapd, "base": "dc=drill,dc=test", "filter": "(uid=alice)",
-                                                   "bind_dn": "cn=admin,dc=drill,dc=test",
-                                                   "password_secret": "ldap"}}, {"ldap": PASSWORD})
+    search = {"uri": slapd, "base": "dc=drill,dc=test", "filter": "(uid=alice)", "bind_dn": "cn=admin,dc=drill,dc=test",
+              "password_secret": "ldap"}
+    found = run({"name": "alice", "ldap_search": search}, {"ldap": PASSWORD})
     assert found["passed"] and found["message"] == "found 1 entries under dc=drill,dc=test for (uid=alice)"
     missing = run({"name": "bob", "ldap_search": {"uri": slapd, "base": "dc=drill,dc=test", "filter": "(uid=bob)"}})
     assert not missing["passed"] and "found 0 entries" in missing["message"] and "at least 1" in missing["message"]

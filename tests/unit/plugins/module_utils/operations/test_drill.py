@@ -17,7 +17,6 @@ from ansible_collections.drkit.backup.plugins.module_utils.operations.info impor
 from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
 
 
-
 def damage(path):
     """One changed byte in the middle of the backup's first part."""
     header = open_backup(path).header()
