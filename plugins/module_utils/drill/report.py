@@ -78,12 +78,12 @@ def _service(service, index) -> dict:
 
 
 def duration(seconds) -> str:
-    """``30h 2m``, ``15m``, ``3.2s``: what a person on call reads."""
+    """``30h 2m``, ``15m``, ``3.2s``, ``9d 4h``: what a person on call reads (hours up to four days, as RPOs are given)."""
     seconds = float(seconds)
     if seconds < 60:
         return ("%.1fs" % seconds).replace(".0s", "s")
     whole = int(round(seconds))
-    days, rest = divmod(whole, 86400)
+    days, rest = divmod(whole, 86400) if whole >= 4 * 86400 else (0, whole)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
     parts = [("%dd" % days) if days else "", ("%dh" % hours) if hours else "", ("%dm" % minutes) if minutes else "",
