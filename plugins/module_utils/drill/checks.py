@@ -113,7 +113,7 @@ def _command(spec, secrets, root, timeout):
     wanted = spec.get("stdout_contains")
     if wanted and str(wanted) not in result.output:
         return False, "%s exited 0 but did not print %r: %s" % (argv[0], wanted, result.tail())
-    return True, "%s exited 0" % argv[0]
+    return True, "%s exited 0%s" % (argv[0], ": %s" % result.tail(1) if result.output.strip() else "")
 
 
 def _ldap_search(spec, secrets, root, timeout):

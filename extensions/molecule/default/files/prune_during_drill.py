@@ -1,9 +1,9 @@
 """prune_during_drill.py COLLECTIONS DEST STATE_DIR: a scheduled prune that runs while a drill holds the host.
 
-Run as one of the drill's own checks, so it runs in the middle of the drill. The prune keeps nothing older than a
-second, so it would remove every backup: the backup being drilled must be pinned, and still there afterwards -
-either the prune was refused (the drill's lease holds the host, whenever there is something to remove) or it kept
-the backup for its pin. Exits 0 when that holds, 1 saying what did not.
+Run as one of the drill's own checks, so it runs in the middle of the drill. The prune keeps only the newest
+backup: the backup being drilled must be pinned, and still there afterwards; a prune with anything to remove must
+be refused, naming the drill's lease, and one with nothing to remove removes nothing. Exits 0 when that holds, 1
+saying what did not. (That prune keeps a pinned backup no rule keeps is the unit tests' part: test_pin.py.)
 """
 import glob
 import os
@@ -19,10 +19,9 @@ if len(pins) != 1:
     sys.exit("the drilled backup is not pinned: %s" % pins)
 drilled = os.path.basename(pins[0]).split(".")[0]
 try:
-    result = prune_backups(dest, keep_within="1s", state_dir=state_dir)
-    kept = [row for row in result["kept"] if row["name"] == drilled]
-    outcome = "the prune kept it: %s" % "; ".join(kept[0]["reasons"]) if kept else "the prune removed it"
-    held = bool(kept) and any("pinned by drkit.backup.drill role" in reason for reason in kept[0]["reasons"])
+    result = prune_backups(dest, keep_last=1, state_dir=state_dir)
+    outcome, held = "the prune ran and removed %s" % ([row["name"] for row in result["removed"]] or "nothing"), \
+        not result["removed"]
 except DrkitError as exc:
     outcome, held = "the prune was refused: %s" % exc, "drkit.backup.drill role" in str(exc)
 there = os.path.isdir(os.path.join(dest, drilled))
