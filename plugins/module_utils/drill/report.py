@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import socket
 from xml.sax.saxutils import quoteattr
 
@@ -39,42 +40,73 @@ def build(services, title="Disaster-recovery drill", now=None) -> dict:
 
 
 def _service(service, index) -> dict:
-    if not isinstance(service, dict) or not service.get("group"):
+    if not isinstance(service, dict) or not str(service.get("group") or "").strip():
         raise InvalidInput("service %d of the drill has no group: %r" % (index + 1, service))
-    group, host = str(service["group"]), str(service.get("host") or "")
+    group, host = str(service["group"]).strip(), str(service.get("host") or "")
     rpo = parse_duration(service.get("rpo"), "the RPO of %s" % group)
     rto = parse_duration(service.get("rto"), "the RTO of %s" % group)
     drill = service.get("drill") or {}
+    if not isinstance(drill, dict):
+        raise InvalidInput("the drill of %s is not the result of drkit.backup.backup_drill: %r" % (group, drill))
     error = service.get("error") or (None if drill else "the drill did not run")
     backup = drill.get("backup")
-    age = None
-    if drill.get("created") and drill.get("started_at"):
-        age = round((parse_time(drill["started_at"]) - parse_time(drill["created"])).total_seconds(), 3)
-    healthy = drill.get("healthy_seconds")
-    checks = list(drill.get("checks") or [])
+    created, started = (_time(drill, key, group) for key in ("created", "started_at"))
+    age = round((started - created).total_seconds(), 3) if created and started else None
+    healthy = _number(drill, "healthy_seconds", group)
+    checks = [_check(check, group) for check in drill.get("checks") or []]
     who = "%s (%s%s)" % (group, host, ", backup %s" % backup if backup else "")
     failures = []
     if error:
         failures.append("%s: could not be drilled: %s" % (who, error))
+    elif not checks:
+        failures.append("%s: no check ran, so nothing shows that the backup restores" % who)
     for check in checks:
         if not check.get("passed"):
-            failures.append("%s: check %s failed: %s" % (who, check.get("name"), check.get("message")))
+            failures.append("%s: check %s failed: %s" % (who, check["name"], check.get("message") or "no reason given"))
     rpo_ok = age is not None and age <= rpo
     if age is not None and not rpo_ok:
         failures.append("%s: missed its RPO: the newest verified backup is %s old, the RPO is %s"
                         % (who, duration(age), duration(rpo)))
+    elif age is None and not error:
+        # Never a pass by default: without the backup's time nothing shows the RPO was met.
+        failures.append("%s: missed its RPO: the backup's age is unknown (the drill result has no created or "
+                        "started_at)" % who)
     rto_ok = healthy is not None and healthy <= rto
     if healthy is not None and not rto_ok:
         failures.append("%s: missed its RTO: healthy after %s, the RTO is %s" % (who, duration(healthy), duration(rto)))
-    elif healthy is None and drill and not error and all(check.get("passed") for check in checks):
+    elif healthy is None and not error and all(check.get("passed") for check in checks):
         failures.append("%s: missed its RTO: it never became healthy" % who)
     return {"group": group, "host": host, "provider": drill.get("provider"), "backup": backup,
-            "created": drill.get("created"), "size": drill.get("size"), "started_at": drill.get("started_at"),
-            "passed": not failures,
+            "created": drill.get("created"), "size": _number(drill, "size", group),
+            "started_at": drill.get("started_at"), "passed": not failures,
             "rpo": {"target_seconds": rpo, "age_seconds": age, "passed": rpo_ok},
-            "rto": {"target_seconds": rto, "restore_seconds": drill.get("restore_seconds"),
+            "rto": {"target_seconds": rto, "restore_seconds": _number(drill, "restore_seconds", group),
                     "healthy_seconds": healthy, "passed": rto_ok},
             "checks": checks, "error": error, "failures": failures}
+
+
+def _time(drill, key, group):
+    if not drill.get(key):
+        return None
+    try:
+        return parse_time(str(drill[key]))
+    except ValueError:
+        raise InvalidInput("the drill of %s has %s %r, not an RFC 3339 UTC time such as 2026-12-03T10:00:00.000000Z"
+                           % (group, key, drill[key]))
+
+
+def _number(record, key, group):
+    value = record.get(key)
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0):
+        return value
+    raise InvalidInput("the drill of %s has %s %r, not a number (or null)" % (group, key, value))
+
+
+def _check(check, group):
+    if not isinstance(check, dict) or not str(check.get("name") or "").strip():
+        raise InvalidInput("a check in the drill of %s has no name: %r" % (group, check))
+    _number(check, "seconds", group)
+    return check
 
 
 def duration(seconds) -> str:
@@ -107,25 +139,38 @@ def to_json(report) -> str:
 def to_junit(report) -> str:
     """One testsuite per service, one testcase per check plus ``rpo`` and ``rto``; a failure on each failed one."""
     hostname = socket.gethostname() or "localhost"
-    stamp = report["generated_at"][:19]  # the schema's timestamp has no zone (all drkit times are UTC)
     suites = []
     for number, row in enumerate(report["services"]):
         cases = _cases(row)
         failed = sum(1 for case in cases if case[3] is not None)
         took = sum(case[2] for case in cases)
+        # The schema's timestamp has no zone (all drkit times are UTC): when this service's drill started.
+        stamp = (row["started_at"] or report["generated_at"])[:19]
         body = "".join(
             '    <testcase name=%s classname=%s time="%.3f">%s</testcase>\n'
-            % (quoteattr(name), quoteattr("%s.%s" % (row["group"], row["host"] or "none")), seconds,
-               "" if message is None else '<failure message=%s type="%s">%s</failure>'
-               % (quoteattr(message), kind, html.escape(message, quote=False)))
+            % (_attr(name), _attr("%s.%s" % (row["group"], row["host"] or "none")), seconds,
+               "" if message is None else "<failure message=%s type=%s>%s</failure>"
+               % (_attr(message), _attr(kind), html.escape(_xml(message), quote=False)))
             for name, kind, seconds, message in cases)
         suites.append('  <testsuite name=%s package="drkit.drill" id="%d" timestamp="%s" hostname=%s tests="%d" '
                       'failures="%d" errors="0" time="%.3f">\n    <properties>\n'
                       '      <property name="backup" value=%s/>\n    </properties>\n%s'
                       '    <system-out></system-out>\n    <system-err></system-err>\n  </testsuite>\n'
-                      % (quoteattr(row["group"]), number, stamp, quoteattr(hostname), len(cases), failed, took,
-                         quoteattr(row["backup"] or ""), body))
+                      % (_attr(row["group"]), number, stamp, _attr(hostname), len(cases), failed, took,
+                         _attr(row["backup"] or ""), body))
     return '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n%s</testsuites>\n' % "".join(suites)
+
+
+# Characters XML 1.0 cannot carry at all, not even escaped (a command's colour codes, a NUL in its output).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml(text) -> str:
+    return _NOT_XML.sub("\ufffd", str(text))
+
+
+def _attr(text) -> str:
+    return quoteattr(_xml(text))
 
 
 def _cases(row) -> list:
@@ -133,7 +178,10 @@ def _cases(row) -> list:
     if row["error"]:
         return [("drill", "drill", 0.0, row["failures"][0])]
     cases = [(check["name"], check.get("kind") or "check", float(check.get("seconds") or 0),
-              None if check.get("passed") else str(check.get("message"))) for check in row["checks"]]
+              None if check.get("passed") else str(check.get("message") or "no reason given"))
+             for check in row["checks"]]
+    if not cases:
+        cases.append(("drill", "drill", 0.0, _only(row, "no check ran")))
     rpo, rto = row["rpo"], row["rto"]
     cases.append(("rpo", "rpo", 0.0, None if rpo["passed"] else _only(row, "missed its RPO")))
     cases.append(("rto", "rto", float(rto["healthy_seconds"] or 0), None if rto["passed"] else
@@ -152,7 +200,8 @@ body { font-family: sans-serif; margin: 2em; color: #222; }
 h1 { font-size: 1.5em; } .verdict { font-size: 1.2em; font-weight: bold; }
 .verdict.failed { color: #b00020; } .verdict.passed { color: #1b5e20; }
 table { border-collapse: collapse; margin: 1em 0; } th, td { border: 1px solid #bbb; padding: 0.3em 0.6em; text-align: left; }
-tr.failed td { background: #f8d0d0; } tr.passed td { background: #e3f2e3; }
+tr.failed td { background: #f4b0b0; } tr.passed td { background: #e3f2e3; }
+.missed { color: #8b0000; font-weight: bold; }
 ul.failures li { margin: 0.3em 0; } .bar.over { fill: #c62828; } .bar.within { fill: #2e7d32; }
 .target { stroke: #222; stroke-width: 2; stroke-dasharray: 4 2; } svg text { font-size: 12px; }
 """
@@ -179,13 +228,19 @@ def to_html(report) -> str:
 def _html_row(row) -> str:
     esc = html.escape
     rpo, rto = row["rpo"], row["rto"]
-    checks = ", ".join("%s %s" % ("&#10004;" if check.get("passed") else "&#10008;", esc(str(check.get("name"))))
-                       for check in row["checks"]) or esc(row["error"] or "")
-    return ('<tr class="%s" data-service=%s><td>%s</td><td>%s</td><td>%s</td><td>%s / %s</td><td>%s / %s</td>'
+    checks = ", ".join("&#10004; %s" % esc(str(check["name"])) if check.get("passed") else
+                       '<span class="missed">&#10008; %s</span>' % esc(str(check["name"]))
+                       for check in row["checks"]) or esc(row["error"] or "no check ran")
+    return ('<tr class="%s" data-service=%s><td>%s</td><td>%s</td><td>%s</td><td%s>%s / %s</td><td%s>%s / %s</td>'
             "<td>%s</td><td>%s</td></tr>\n"
             % ("passed" if row["passed"] else "failed", quoteattr(row["group"]), esc(row["group"]), esc(row["host"]),
-               esc(row["backup"] or "none"), _maybe(rpo["age_seconds"]), duration(rpo["target_seconds"]),
-               _maybe(rto["healthy_seconds"]), duration(rto["target_seconds"]), _size(row["size"]), checks))
+               esc(row["backup"] or "none"), _missed(rpo), _maybe(rpo["age_seconds"]), duration(rpo["target_seconds"]),
+               _missed(rto), _maybe(rto["healthy_seconds"]), duration(rto["target_seconds"]), _size(row["size"]),
+               checks))
+
+
+def _missed(target) -> str:
+    return "" if target["passed"] else ' class="missed"'
 
 
 def _maybe(seconds):

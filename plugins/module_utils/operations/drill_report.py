@@ -5,34 +5,67 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import write_atomic
+from ansible_collections.drkit.backup.plugins.module_utils.common.timeutil import parse_time
 from ansible_collections.drkit.backup.plugins.module_utils.drill import report as drill_report
 
 SUFFIXES = (("json", ".json"), ("junit", ".junit.xml"), ("html", ".html"))
 
 
 def write_reports(services, dest, basename="drill", title="Disaster-recovery drill", check_mode=False) -> dict:
-    """Writes ``<dest>/<basename>.json``, ``.junit.xml`` and ``.html``; returns the verdict, failures and stats."""
+    """Writes ``<dest>/<basename>.json``, ``.junit.xml`` and ``.html``; returns the verdict, failures and stats.
+
+    The same drill written again changes nothing: the reports are worked out once more with the time the files
+    already there were generated, and when all three come out the same they stay as they are."""
     if not basename or "/" in basename or basename.startswith("."):
         raise InvalidInput("basename must be a plain file name without extension, not %r" % (basename,))
-    document = drill_report.build(services, title or "Disaster-recovery drill")
-    texts = {"json": drill_report.to_json(document), "junit": drill_report.to_junit(document),
-             "html": drill_report.to_html(document)}
+    title = title or "Disaster-recovery drill"
     paths = {kind: os.path.join(os.path.abspath(dest), basename + suffix) for kind, suffix in SUFFIXES}
+    current = {kind: _read(path) for kind, path in paths.items()}
+    document = None
+    before = _generated_at(current["json"])
+    if before is not None:
+        document = drill_report.build(services, title, now=before)
+        texts = _texts(document)
+        if texts != current:
+            document = None
+    if document is None:
+        document = drill_report.build(services, title)
+        texts = _texts(document)
     changed = False
     for kind, path in paths.items():
-        data = texts[kind].encode("utf-8")
-        try:
-            with open(path, "rb") as current:
-                same = current.read() == data
-        except OSError:
-            same = False
-        changed = changed or not same
-        if not same and not check_mode:
+        if texts[kind] == current[kind]:
+            continue
+        changed = True
+        if not check_mode:
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            write_atomic(path, data, 0o644)  # a report holds no secret: the on-call team reads it
+            # 0644: a report holds no secret, and the on-call team reads it.
+            write_atomic(path, texts[kind].encode("utf-8"), 0o644)
     return {"changed": changed, "paths": paths, "report": document, "passed": document["passed"],
             "failures": document["failures"], "stats": drill_report.stats(document)}
+
+
+def _texts(document) -> dict:
+    return {"json": drill_report.to_json(document), "junit": drill_report.to_junit(document),
+            "html": drill_report.to_html(document)}
+
+
+def _read(path):
+    """The text of a report already there, or None (missing, unreadable or not UTF-8: then it is rewritten)."""
+    try:
+        with open(path, "rb") as current:
+            return current.read().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _generated_at(text):
+    """When the JSON report already there was generated, or None when there is none or it is not ours."""
+    try:
+        return parse_time(json.loads(text)["generated_at"])
+    except (TypeError, ValueError, KeyError):
+        return None

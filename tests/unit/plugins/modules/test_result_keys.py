@@ -17,7 +17,8 @@ import yaml
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import PartialFailure
 from ansible_collections.drkit.backup.plugins.module_utils.operations import (
-    backup, delete, drill, freeipa, info, keys, lease, pack, pin, prune, rekey, restore, services, stages, verify)
+    backup, delete, drill, drill_report, freeipa, info, keys, lease, pack, pin, prune, rekey, restore, services, stages,
+    verify)
 from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
 from ansible_collections.drkit.backup.plugins.module_utils.providers.freeipa import cli, topology
 
@@ -154,7 +155,13 @@ def scenario(tmp_path, store):
     yield "restore.restore_backup", restore.restore_backup(unlocker, made["path"],
                                                            provider_options={"target_root": str(target)})
     yield "drill.drill_backup", drill.drill_backup(unlocker, made["path"], str(tmp_path / "drill"), check_mode=True)
-    yield "drill.drill_backup", drill.drill_backup(unlocker, made["path"], str(tmp_path / "drill"))
+    drilled = drill.drill_backup(unlocker, made["path"], str(tmp_path / "drill"))
+    yield "drill.drill_backup", drilled
+    drilled_groups = [{"group": "files", "host": "h1", "rpo": "26h", "rto": "15m", "drill": drilled["drill"]},
+                      {"group": "other", "host": "h2", "rpo": "26h", "rto": "15m", "error": "no verified backup"}]
+    reports = str(tmp_path / "reports")
+    yield "drill_report.write_reports", drill_report.write_reports(drilled_groups, reports, check_mode=True)
+    yield "drill_report.write_reports", drill_report.write_reports(drilled_groups, reports)
 
     yield "rekey.rekey", rekey.rekey(unlocker, made["path"], [store.keys()[0].id])
     try:

@@ -74,12 +74,42 @@ def test_rto_never_healthy_and_errors_fail():
             "drill": drill("b", healthy=None, checks=[check("verify"), check("restore"),
                                                       check("health", False, message="not healthy after 30 s")])}
     assert report.build([sick])["failures"] == ["g (h, backup b): check health failed: not healthy after 30 s"]
+    never = {"group": "g", "host": "h", "rpo": "26h", "rto": "1m", "drill": drill("b", healthy=None)}
+    assert report.build([never])["failures"] == ["g (h, backup b): missed its RTO: it never became healthy"]
     none = {"group": "g", "host": "h", "rpo": "26h", "rto": "1m", "error": "no verified backup in /b on h"}
-    assert report.build([none])["failures"] == ["g (h): could not be drilled: no verified backup in /b on h"]
-    for bad, reason in (([], "at least one service"), ([{"host": "h"}], "has no group"),
-                        ([{"group": "g", "rpo": "soon", "rto": 1}], "RPO of g 'soon' is not a duration")):
-        with pytest.raises(InvalidInput, match=reason):
-            report.build(bad)
+    document = report.build([none])
+    assert document["failures"] == ["g (h): could not be drilled: no verified backup in /b on h"]
+    assert not document["passed"] and document["counts"] == {"services": 1, "passed": 0, "failed": 1}
+
+
+def test_a_drill_that_shows_nothing_never_passes():
+    """No backup time (so no RPO measured), or no check at all: a failure, never a pass by default."""
+    undated = dict(drill("b"), created=None)
+    row = report.build([{"group": "g", "host": "h", "rpo": "26h", "rto": "1m", "drill": undated}])["services"][0]
+    assert not row["passed"] and not row["rpo"]["passed"] and row["failures"] == [
+        "g (h, backup b): missed its RPO: the backup's age is unknown (the drill result has no created or started_at)"]
+    unchecked = {"group": "g", "host": "h", "rpo": "26h", "rto": "1m", "drill": drill("b", checks=[])}
+    row = report.build([unchecked])["services"][0]
+    assert not row["passed"] and row["failures"] == [
+        "g (h, backup b): no check ran, so nothing shows that the backup restores"]
+
+
+@pytest.mark.parametrize("bad, reason", [
+    ([], "at least one service"),
+    ([{"host": "h"}], "service 1 of the drill has no group"),
+    ([{"group": "  ", "rpo": 1, "rto": 1}], "has no group"),
+    ([{"group": "g", "rpo": "soon", "rto": 1}], "RPO of g 'soon' is not a duration"),
+    ([{"group": "g", "rpo": "26h", "rto": None}], "RTO of g None is not a duration"),
+    ([{"group": "g", "rpo": 1, "rto": 1, "drill": "passed"}], "not the result of drkit.backup.backup_drill"),
+    ([{"group": "g", "rpo": 1, "rto": 1, "drill": dict(drill("b"), created="yesterday")}],
+     "created 'yesterday', not an RFC 3339 UTC time"),
+    ([{"group": "g", "rpo": 1, "rto": 1, "drill": dict(drill("b"), healthy_seconds="fast")}],
+     "healthy_seconds 'fast', not a number"),
+    ([{"group": "g", "rpo": 1, "rto": 1, "drill": drill("b", checks=[{"passed": True}])}], "a check .* has no name"),
+])
+def test_malformed_input_is_refused_with_a_sentence(bad, reason):
+    with pytest.raises(InvalidInput, match=reason):
+        report.build(bad)
 
 
 def test_the_files_are_written_once_and_check_mode_writes_nothing(tmp_path):
@@ -93,6 +123,25 @@ def test_the_files_are_written_once_and_check_mode_writes_nothing(tmp_path):
         write_reports(sample(), str(dest), basename="../x")
 
 
+def test_the_same_drill_written_again_changes_nothing(tmp_path):
+    """Check mode, real, check mode again (predicts no change), real again (changes nothing); a new drill changes."""
+    dest = str(tmp_path)
+    assert write_reports(sample(), dest, check_mode=True)["changed"]
+    first = write_reports(sample(), dest)
+    stamps = {path: os.stat(path).st_mtime_ns for path in first["paths"].values()}
+    assert not write_reports(sample(), dest, check_mode=True)["changed"]
+    again = write_reports(sample(), dest)
+    assert not again["changed"] and again["report"] == first["report"]
+    assert {path: os.stat(path).st_mtime_ns for path in first["paths"].values()} == stamps
+    newer = sample()
+    newer[1]["drill"]["checks"][-1] = check("content")
+    assert write_reports(newer, dest, check_mode=True)["changed"]
+    assert {path: os.stat(path).st_mtime_ns for path in first["paths"].values()} == stamps
+    written = write_reports(newer, dest)
+    assert written["changed"] and written["report"]["counts"]["passed"] == 2
+    assert json.loads(open(written["paths"]["json"]).read()) == written["report"]
+
+
 def test_the_junit_file_validates_against_the_schema(tmp_path):
     require("xmllint")
     paths = write_reports(sample(), str(tmp_path))["paths"]
@@ -102,6 +151,25 @@ def test_the_junit_file_validates_against_the_schema(tmp_path):
     suites = re.findall(r'<testsuite name="([^"]+)"[^>]* tests="(\d+)" failures="(\d+)"', xml)
     assert suites == [("cluster_b", "6", "1"), ("idm-prod", "7", "1"), ("cluster_a", "7", "0")]
     assert '<testcase name="rpo" classname="idm-prod.ipa3"' in xml and "missed its RPO" in xml
+
+
+def test_junit_of_awkward_text_still_validates(tmp_path):
+    """Quotes, markup and control characters (a command's colour codes) in names, kinds and messages; a service
+    that could not be drilled; one with no check at all."""
+    require("xmllint")
+    odd = check('say "<hi>" & go', False, kind='command "x"', message="\x1b[31mred\x1b[0m <b>&</b> \x00 end")
+    services = [
+        {"group": "g&<1>", "host": 'h"1', "rpo": 60, "rto": 60, "drill": drill("b", checks=[odd])},
+        {"group": "g2", "host": "h2", "rpo": 60, "rto": 60, "error": "no backup <at all> & nothing to drill"},
+        {"group": "g3", "host": "h3", "rpo": "26h", "rto": "1m", "drill": drill("b3", checks=[])},
+    ]
+    paths = write_reports(services, str(tmp_path))["paths"]
+    checked = subprocess.run(["xmllint", "--noout", "--schema", SCHEMA, paths["junit"]], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr + open(paths["junit"]).read()
+    xml = open(paths["junit"]).read()
+    suites = re.findall(r'<testsuite name="([^"]+)"[^>]* tests="(\d+)" failures="(\d+)"', xml)
+    assert suites == [("g&amp;&lt;1&gt;", "3", "2"), ("g2", "1", "1"), ("g3", "3", "1")]
+    assert """type='command "x"'""" in xml and "\ufffd[31mred" in xml and "\x1b" not in xml
 
 
 def test_the_html_page_renders_in_headless_chromium(tmp_path):
@@ -121,10 +189,11 @@ def test_the_html_page_renders_in_headless_chromium(tmp_path):
     assert "1 of 3 services passed" in dom and "missed its RPO" in dom
     os.makedirs(ARTIFACTS, exist_ok=True)
     shot = os.path.join(ARTIFACTS, "drill-report.png")
-    subprocess.run(base + ["--hide-scrollbars", "--window-size=1200,760", "--screenshot=%s" % shot,
+    subprocess.run(base + ["--hide-scrollbars", "--window-size=1200,900", "--screenshot=%s" % shot,
                            "file://" + paths["html"]], capture_output=True, timeout=60, check=True)
     pixels = png_pixels(shot)
-    assert (0xF8, 0xD0, 0xD0) in pixels, "the failed rows' red background is not on the screenshot"
+    assert "tr.failed td { background: #f4b0b0; }" in report.STYLE
+    assert (0xF4, 0xB0, 0xB0) in pixels, "the failed rows' red background is not on the screenshot"
     assert (0xC6, 0x28, 0x28) in pixels, "the bar over its target is not red on the screenshot"
     assert shutil.which("chromium")
 
@@ -166,3 +235,12 @@ def png_pixels(path) -> set:
         colours.update(tuple(line[index:index + 3]) for index in range(0, stride, step))
         previous = line
     return colours
+
+
+def test_the_html_page_escapes_every_text():
+    hostile = check("<script>alert(1)</script>", False, message='"><img src=x onerror=alert(1)>')
+    services = [{"group": "<b>g</b>", "host": "h&1", "rpo": 60, "rto": 60, "drill": drill("b<1>", checks=[hostile])}]
+    page = report.to_html(report.build(services, title="<i>Drill</i>"))
+    assert "<script" not in page and "<img" not in page and "<b>g" not in page and "<i>Drill" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and 'data-service="&lt;b&gt;g&lt;/b&gt;"' in page
+    assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in page and "h&amp;1" in page
