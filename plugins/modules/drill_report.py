@@ -17,8 +17,8 @@ description:
     highlighted, the failures in plain words and a chart of RPO and RTO against their targets.
   - A service passes exactly when it could be drilled, at least one check ran and every check passed, its backup
     is no older than its RPO (the backup's age when the drill started, which must be known) and it was healthy
-    within its RTO (the time from the start of the restore until healthy). The task itself does not fail when a service fails; RV(passed) and RV(failures) say it
-    (the C(drkit.backup.drill) role fails the play).
+    within its RTO (the time from the start of the restore until healthy). The task itself does not fail when a
+    service fails; RV(passed) and RV(failures) say it (the C(drkit.backup.drill) role fails the play).
   - Runs on the controller (C(delegate_to=localhost)). A file whose content is unchanged is not rewritten; the
     same drill written again changes nothing (its reports keep the time they were first generated).
 options:
