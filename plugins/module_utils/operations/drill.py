@@ -88,9 +88,8 @@ def drill_backup(unlocker, backup, scratch_dir, checks=None, check_secrets=None,
 def _restore_and_check(drill, steps, unlocker, backup, header, product, options, provider_secrets, checks,
                        check_secrets, allow_no_summary, health_timeout, health_interval, state_dir, lease_id, trust):
     began = time.monotonic()
-    restored = _step(steps, "restore", "restore", lambda: restore_backup(
-        unlocker, backup, provider=product, provider_options=options, provider_secrets=provider_secrets,
-        state_dir=state_dir, lease_id=lease_id, **trust))
+    restored = _step(steps, "restore", "restore", lambda: _restore(
+        unlocker, backup, product, options, provider_secrets, state_dir, lease_id, trust))
     if restored is None:
         return
     drill["restore_seconds"] = round(time.monotonic() - began, 3)
@@ -108,11 +107,11 @@ def _restore_and_check(drill, steps, unlocker, backup, header, product, options,
 def _step(steps, name, kind, action):
     """Runs one step; records ``{name, kind, passed, seconds, message}``; returns its value, None when it failed.
 
-    ``action`` returns a value, or raises :class:`StepFailed` (its message is the result) or a DrkitError."""
+    ``action`` returns a dict (its ``message``, if any, is the result), or raises :class:`StepFailed` (its message is the result) or a DrkitError."""
     began = time.monotonic()
     try:
         value = action()
-        passed, message = True, _message(name, value)
+        passed, message = True, value.get("message", "passed")
     except (StepFailed, DrkitError) as exc:
         value, passed, message = None, False, str(exc)
     steps.append({"name": name, "kind": kind, "passed": passed, "seconds": round(time.monotonic() - began, 3),
@@ -124,13 +123,11 @@ class StepFailed(Exception):
     """A drill's step found a problem (its message says which): a result for the report, not an error."""
 
 
-def _message(name, value):
-    if isinstance(value, dict) and "message" in value:
-        return value["message"]
-    if name == "restore":
-        parts = value.get("restored_parts") or []
-        return "%d part(s) restored into the scratch target" % len(parts)
-    return "passed"
+def _restore(unlocker, backup, product, options, provider_secrets, state_dir, lease_id, trust):
+    result = restore_backup(unlocker, backup, provider=product, provider_options=options,
+                            provider_secrets=provider_secrets, state_dir=state_dir, lease_id=lease_id, **trust)
+    result["message"] = "%d part(s) restored into the scratch target" % len(result.get("restored_parts") or [])
+    return result
 
 
 def _verify(unlocker, backup, state_dir, lease_id, trust):

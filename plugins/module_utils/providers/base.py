@@ -118,7 +118,6 @@ class Provider:
                         "counts": cls.restore_counts, "safety_copy": cls.safety_copy,
                         "rollback_options": dict(cls.rollback_options)},
             "topology": cls.topology, "fleet_policy": cls.fleet_policy,
-            "drill": {"check": cls.drill_check_name},
         }
 
     @classmethod

@@ -212,7 +212,7 @@ class FilesProvider(PartsProvider):
         directory must be apart from the backup's paths: inside one, the drill would write into live data; holding
         one, its teardown would remove live data."""
         scratch = os.path.realpath(scratch_dir)
-        for path in (header.manifest.get("provider") or {}).get("paths") or []:
+        for path in _backup_paths(header):
             live = os.path.realpath(path)
             if scratch == live or _under(scratch, live) or _under(live, scratch):
                 raise InvalidInput("the drill's scratch directory %s and the backup's path %s overlap: the drill "
@@ -223,7 +223,7 @@ class FilesProvider(PartsProvider):
     def health(self, header):
         """The backup's paths are all there under target_root."""
         return ["%s is missing from the restored files" % path
-                for path in (header.manifest.get("provider") or {}).get("paths") or []
+                for path in _backup_paths(header)
                 if not os.path.lexists(os.path.join(self.target_root, path.lstrip("/")))]
 
     # --- restore -------------------------------------------------------------
@@ -441,6 +441,11 @@ class FilesProvider(PartsProvider):
             staging.meta(dest, member.isdir(), link, owner=list(owner) if owner else None, mode=mode, mtime=mtime,
                          xattrs=xattrs, prepared=current is None and (member.isreg() or link))
         return current is not None
+
+
+def _backup_paths(header) -> list:
+    """The paths a backup holds, as its manifest records them."""
+    return (header.manifest.get("provider") or {}).get("paths") or []
 
 
 def _under(path: str, top: str) -> bool:

@@ -16,14 +16,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.operations.drill impo
 from ansible_collections.drkit.backup.plugins.module_utils.operations.info import backup_info
 from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
 
-
-def damage(path):
-    """One changed byte in the middle of the backup's first part."""
-    header = open_backup(path).header()
-    part = os.path.join(path, "parts", header.parts[0]["name"])
-    data = bytearray(open(part, "rb").read())
-    data[len(data) // 2] ^= 1
-    open(part, "wb").write(bytes(data))
+from test_verify import damage  # the same changed byte the verification tests use (tests beside it on sys.path)
 
 
 def steps(result):
