@@ -14,7 +14,8 @@ description:
     published choice is chosen from the inventory as that role would (a cluster whose product chooses from its own
     topology, IdM, needs the fleet role's choice, and says so).
   - Every other host of O(_input) is a group of its own (a standalone host), unless it sets
-    C(drkit_backup_drill_skip) (a host never backed up on purpose).
+    C(drkit_backup_drill_skip) (a host never backed up on purpose) or C(drkit_backup_drill_is_target) (a drill
+    target, where other groups are drilled).
   - A cluster for which no host can be chosen is kept, with its C(error) and no C(host), and a drill of it fails.
     C(reported_by) is the host that drills the group, or reports its error (the cluster's first host in the play).
 options:
@@ -95,7 +96,8 @@ def drill_groups(play_hosts, clusters, groups, hostvars, choices=None):
         result[cluster] = {"group": cluster, "host": host, "hosts": members, "error": error,
                            "reason": choice.get("reason"), "reported_by": host or members[0]}
     for host in play_hosts:
-        if host in clustered or boolean(hostvars[host].get("drkit_backup_drill_skip", False), strict=False):
+        if host in clustered or any(boolean(hostvars[host].get(name, False), strict=False)
+                                    for name in ("drkit_backup_drill_skip", "drkit_backup_drill_is_target")):
             continue
         result[host] = {"group": host, "host": host, "hosts": [host], "error": None, "reason": "standalone host",
                         "reported_by": host}

@@ -24,6 +24,7 @@ import time
 import urllib.error
 import urllib.request
 
+from ansible_collections.drkit.backup.plugins.module_utils.common import netns as namespace
 from ansible_collections.drkit.backup.plugins.module_utils.common import process
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import DrkitError, InvalidInput
 
@@ -77,13 +78,18 @@ def kind_of(check: dict) -> str:
     return next(kind for kind in KINDS if kind in check)
 
 
-def run(check: dict, secrets: dict, root: str) -> dict:
-    """Runs one check: ``{name, kind, passed, seconds, message}``; a failure is a result, never an exception."""
+def run(check: dict, secrets: dict, root: str, netns=None) -> dict:
+    """Runs one check: ``{name, kind, passed, seconds, message}``; a failure is a result, never an exception.
+    ``netns``: the drill's network namespace (a file bound to it), where the restored instance alone answers."""
     kind = kind_of(check)
     spec = check[kind]
     started = time.monotonic()
     try:
-        passed, message = _RUNNERS[kind](spec, secrets, root, int(spec.get("timeout") or DEFAULT_TIMEOUT))
+        if netns and kind == "http":
+            raise InvalidInput("an http check cannot reach an instance drilled in a network namespace of its own "
+                               "yet: check it with a command check (curl) instead")
+        passed, message = _RUNNERS[kind](spec, secrets, root, int(spec.get("timeout") or DEFAULT_TIMEOUT),
+                                         lambda argv: namespace.inside(netns, argv))
     except DrkitError as exc:
         passed, message = False, str(exc)
     message = process.mask(message, secrets.values())
@@ -104,9 +110,9 @@ def _fill(text, root):
     return str(text).replace("{root}", root)
 
 
-def _command(spec, secrets, root, timeout):
+def _command(spec, secrets, root, timeout, inside):
     argv = [_fill(word, root) for word in spec["argv"]]
-    result = process.run(argv, what="command %s" % argv[0], timeout=timeout, check=False,
+    result = process.run(inside(argv), what="command %s" % argv[0], timeout=timeout, check=False,
                          secrets=list(secrets.values()))
     if result.code != 0:
         return False, "%s exited %d: %s" % (argv[0], result.code, result.tail())
@@ -116,7 +122,7 @@ def _command(spec, secrets, root, timeout):
     return True, "%s exited 0%s" % (argv[0], ": %s" % result.tail(1) if result.output.strip() else "")
 
 
-def _ldap_search(spec, secrets, root, timeout):
+def _ldap_search(spec, secrets, root, timeout, inside):
     argv = ["ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-H", _fill(spec["uri"], root), "-b", spec["base"],
             "-s", spec.get("scope") or "sub", "-l", str(timeout)]
     password = _secret(spec, secrets)
@@ -124,7 +130,7 @@ def _ldap_search(spec, secrets, root, timeout):
     query = [spec.get("filter") or "(objectClass=*)", "1.1"]
 
     def search(extra):
-        result = process.run(argv + extra + query, what="ldapsearch", timeout=timeout + 5, check=False,
+        result = process.run(inside(argv + extra + query), what="ldapsearch", timeout=timeout + 5, check=False,
                              secrets=[password] if password else [])
         if result.code not in (0, 32):  # 32: no such object, i.e. nothing found
             return False, "ldapsearch on %s failed (exit %d): %s" % (spec["uri"], result.code, result.tail())
@@ -140,7 +146,7 @@ def _ldap_search(spec, secrets, root, timeout):
         return search(["-D", spec.get("bind_dn") or "", "-y", path])
 
 
-def _sql(spec, secrets, root, timeout):
+def _sql(spec, secrets, root, timeout, inside):
     password = _secret(spec, secrets)
     query = _fill(spec["query"], root)
     env = {}
@@ -159,7 +165,7 @@ def _sql(spec, secrets, root, timeout):
                 argv[1:1] = ["%s=%s" % (flag, spec[key])]
         if password is not None:
             env["MYSQL_PWD"] = password
-    result = process.run(argv, what=argv[0], env=env, timeout=timeout + 5, check=False,
+    result = process.run(inside(argv), what=argv[0], env=env, timeout=timeout + 5, check=False,
                          secrets=[password] if password else [])
     if result.code != 0:
         return False, "%s failed (exit %d): %s" % (argv[0], result.code, result.tail())
@@ -169,7 +175,7 @@ def _sql(spec, secrets, root, timeout):
     return True, "the query returned %r" % first
 
 
-def _http(spec, secrets, root, timeout):
+def _http(spec, secrets, root, timeout, _inside):
     url = _fill(spec["url"], root)
     wanted = int(spec.get("status", 200))
     context = None

@@ -49,8 +49,8 @@ def drill_backup(unlocker, backup, scratch_dir, checks=None, check_secrets=None,
     check_secrets = {str(key): str(value) for key, value in (check_secrets or {}).items()}
     header = open_backup(backup).header()
     product = header.manifest["product"]
-    live = get_provider(product, {}, provider_secrets, verb="restore")
     options = dict(provider_options or {})
+    live = get_provider(product, options, provider_secrets, verb="restore")
     options.update(live.scratch_options(scratch_dir, header))  # the scratch target wins over anything given
     unlocker.data_key(header)  # a missing key, said before anything is written
     _check_scratch_dir(scratch_dir)
@@ -70,22 +70,24 @@ def drill_backup(unlocker, backup, scratch_dir, checks=None, check_secrets=None,
              "scratch": os.path.abspath(scratch_dir), "started_at": rfc3339(started), "restore_seconds": None,
              "healthy_seconds": None, "checks": steps}
     changed = False
+    scratch = get_provider(product, options, provider_secrets, verb="restore")
     try:
-        _make_scratch_dir(scratch_dir)
+        _make_scratch_dir(scratch_dir, scratch)
+        scratch.scratch_start()
         verified = _step(steps, "verify", "verify", lambda: _verify(unlocker, backup, state_dir, lease_id, trust))
         changed = bool(verified and verified.get("changed"))
         if verified and verified["verified"]:
-            _restore_and_check(drill, steps, unlocker, backup, header, product, options, provider_secrets, checks,
-                               check_secrets, allow_no_summary, health_timeout, health_interval, state_dir,
+            _restore_and_check(drill, steps, scratch, unlocker, backup, header, product, options, provider_secrets,
+                               checks, check_secrets, allow_no_summary, health_timeout, health_interval, state_dir,
                                lease_id, trust)
     finally:
-        drill["torn_down"] = _teardown(scratch_dir, steps)
+        drill["torn_down"] = _teardown(scratch_dir, scratch, steps)
         drill["finished_at"] = rfc3339(utc_now())
     drill["passed"] = bool(steps) and all(step["passed"] for step in steps)
     return {"changed": changed, "drill": drill}
 
 
-def _restore_and_check(drill, steps, unlocker, backup, header, product, options, provider_secrets, checks,
+def _restore_and_check(drill, steps, scratch, unlocker, backup, header, product, options, provider_secrets, checks,
                        check_secrets, allow_no_summary, health_timeout, health_interval, state_dir, lease_id, trust):
     began = time.monotonic()
     restored = _step(steps, "restore", "restore", lambda: _restore(
@@ -93,7 +95,6 @@ def _restore_and_check(drill, steps, unlocker, backup, header, product, options,
     if restored is None:
         return
     drill["restore_seconds"] = round(time.monotonic() - began, 3)
-    scratch = get_provider(product, options, provider_secrets, verb="restore")
     if not _step(steps, "health", "health", lambda: _healthy(scratch, header, health_timeout, health_interval)):
         return
     drill["healthy_seconds"] = round(time.monotonic() - began, 3)
@@ -101,7 +102,8 @@ def _restore_and_check(drill, steps, unlocker, backup, header, product, options,
         scratch, unlocker, backup, header, product, options, provider_secrets, state_dir, lease_id, trust))
     _step(steps, "content", "content", lambda: _content(scratch, header, allow_no_summary))
     for check in checks:
-        steps.append(user_checks.run(check, check_secrets, options.get("target_root") or drill["scratch"]))
+        steps.append(user_checks.run(check, check_secrets, options.get("target_root") or drill["scratch"],
+                                     netns=options.get("netns")))
 
 
 def _step(steps, name, kind, action):
@@ -206,8 +208,12 @@ def _check_scratch_dir(scratch_dir):
                                "directory of its own; give a path that does not exist" % scratch_dir)
 
 
-def _make_scratch_dir(scratch_dir):
+def _make_scratch_dir(scratch_dir, scratch):
     if os.path.exists(os.path.join(scratch_dir, MARKER)):  # left by a drill that was killed
+        problems = scratch.scratch_end()
+        if problems:
+            raise DrkitError("the scratch target %s of an earlier drill cannot be torn down: %s"
+                             % (scratch_dir, "; ".join(problems)))
         shutil.rmtree(scratch_dir)
     os.makedirs(scratch_dir, mode=0o700, exist_ok=True)
     os.chmod(scratch_dir, 0o700)
@@ -215,13 +221,20 @@ def _make_scratch_dir(scratch_dir):
         out.write("a drkit drill's scratch target: removed when the drill ends\n")
 
 
-def _teardown(scratch_dir, steps) -> bool:
+def _teardown(scratch_dir, scratch, steps) -> bool:
     if not os.path.exists(os.path.join(scratch_dir, MARKER)):
         return not os.path.lexists(scratch_dir)
+    began = time.monotonic()
+    try:
+        problems = scratch.scratch_end()
+    except DrkitError as exc:
+        problems = [str(exc)]
     try:
         shutil.rmtree(scratch_dir)
     except OSError as exc:
-        steps.append({"name": "teardown", "kind": "teardown", "passed": False, "seconds": 0.0,
-                      "message": "the scratch target %s could not be removed: %s" % (scratch_dir, exc)})
-        return False
-    return True
+        problems.append("the scratch directory %s could not be removed: %s" % (scratch_dir, exc))
+    if problems:
+        steps.append({"name": "teardown", "kind": "teardown", "passed": False,
+                      "seconds": round(time.monotonic() - began, 3),
+                      "message": "the scratch target was not torn down: %s" % "; ".join(problems)})
+    return not problems

@@ -204,6 +204,15 @@ class Provider:
         outbound peer rewritten and no live service stopped; refuses when that would still be the live instance."""
         raise InvalidInput("provider %s cannot be drilled yet: it has no scratch target" % self.name)
 
+    def scratch_start(self):
+        """Makes what the scratch target needs besides its directory, before the restore (the options are the ones
+        :meth:`scratch_options` gave)."""
+
+    def scratch_end(self) -> list:
+        """Tears down what the restore into the scratch target started, whatever happened (also after a drill that
+        was killed); problems (sentences) when something is left, [] when all is gone."""
+        return []
+
     def health(self, header) -> list:
         """Problems (sentences) that keep the restored instance the options name from being healthy; [] when it is."""
         return []

@@ -7,8 +7,8 @@ FreeIPA does not install on Debian. This emulator gives the tests the commands
 the ``freeipa`` provider runs: ``ipa-backup``, ``ipa-restore``, ``ipactl``, the
 ``ipa`` commands (``--version``, ``server-find``, ``server-show``,
 ``server-role-find``, ``server-state``, ``topologysegment-find``, ``user-show``,
-``user-del``), ``ipa-replica-manage re-initialize`` and ``ipa-csreplica-manage
-re-initialize``. Behind them runs a REAL OpenLDAP slapd (two mdb databases:
+``user-del``), ``ipa-replica-manage re-initialize``, ``ipa-csreplica-manage
+re-initialize`` and ``ipa-server-install --uninstall``. Behind them runs a REAL OpenLDAP slapd (two mdb databases:
 ``userRoot`` for the IdM tree and ``ipaca`` for the CA subtree), so a backup's
 LDIF is real data (slapcat) and a restore really replaces the directory's
 contents (slapadd into fresh databases while slapd is stopped).
@@ -41,7 +41,30 @@ Documents followed (options, messages, exit codes, names, formats):
   "no modifications to be performed" when nothing changes), role status
   enabled/hidden/configured/absent from ``enabledService``/``hiddenService``;
 - the RHEL "Backing up and restoring IdM" guide: the ipa-restore transcript,
-  "Update in progress, N seconds elapsed / Update succeeded".
+  "Update in progress, N seconds elapsed / Update succeeded";
+- FreeIPA's ``ipa_restore.py`` ``disable_agreements``: before it restores a
+  running server, ipa-restore connects to every other master (as Directory
+  Manager) to disable its replication agreement with this host, and says
+  "Unable to disable agreement on %s: %s" and goes on when it cannot; and the
+  restored server's own agreements reach its topology peers as soon as its
+  directory starts (the man page: "Each master will individually need to be
+  re-initialized or re-created from this one");
+- ``ipa-server-install --uninstall`` as a user's transcript shows it
+  (``--unattended``; "WARNING: IPA server is not configured on this system. If
+  you want to install the IPA server, please install it using
+  'ipa-server-install'."; "Server removal aborted: Replication topology in
+  suffix 'domain' is disconnected" unless ``--ignore-topology-disconnect``;
+  "The ipa-server-install command failed. See
+  /var/log/ipaserver-uninstall.log for more information"), and the IdM guide's
+  "Uninstalling an IdM server does not automatically remove any backup files";
+- 389 Directory Server's root DN ``cn=Directory Manager``, bound with the
+  Directory Manager password.
+
+Every attempt to contact a peer (ipa-restore disabling agreements, a restored
+server's replication reaching out) is recorded, reached or not, as one JSON line
+in ``peer-contacts.jsonl`` beside the cluster file: the tests of drills, which
+restore inside a network namespace of their own, assert that none reached a
+live server.
 
 As the issue that asked for this emulator states, ipa-restore leaves the
 restored server enabled: the emulator turns its ``hiddenService`` entries back
@@ -54,6 +77,14 @@ Where the emulator differs from the product (documented, on purpose):
   ``db2bak`` output (ipa-restore reads only the LDIF files, as the real one does);
 - ``ipa-backup`` and ``ipa-restore`` log to standard error and to
   ``var/log/ipabackup.log`` / ``iparestore.log`` under the emulated root;
+- the emulator does not replicate: a contact with a peer is a TCP connection to
+  the peer's LDAP port, recorded, and nothing more; ``ipa-server-install
+  --uninstall`` does not check for the last server of a role
+  (``--ignore-last-of-role`` is accepted) and contacts no peer;
+- OpenLDAP gives a root password only to a DN under a database's suffix, so
+  ``cn=Directory Manager`` is the root DN of a small database of its own, and
+  each suffix also has its own ``cn=Directory Manager,<suffix>`` (the
+  emulator's tools bind with those);
 - the role check of ipa-backup (refused unless ``--disable-role-check`` when
   this host lacks a role some server has, as the man page and the RHEL guide
   describe) words its error in its own way: the source read for this emulator
@@ -63,13 +94,17 @@ Configuration: ``IPA_EMULATOR_ROOT`` names one emulated server's root (several
 servers live on one machine, each with its own root, slapd port and data). The
 root holds ``emulator.json`` and the server's files at their usual paths
 (``etc/ipa/default.conf``, ``var/lib/ipa/backup/`` ...). ``IPA_EMULATOR_FAIL``
-set to ``db2ldif`` or ``ldif2db`` makes that step fail, to test recovery.
+set to ``db2ldif`` or ``ldif2db`` makes that step fail, to test recovery; ``skip-ipaca`` makes
+ipa-restore leave the CA's suffix out and still report success (a tool that lies, for the drills' checks).
 
 ``ipa-emulator create|start|stop|destroy`` (see ``main_admin``) builds, runs and
 removes emulated servers from a cluster description. ``create --unconfigured``
 builds a replacement host instead: the IdM packages installed and
 ``ipa-server-install`` never run (no ``etc/ipa/default.conf``, no directory
-server instance, no data, slapd not running). There, as on a real host,
+server instance, no data, slapd not running); with ``--drill-target`` that host
+stands apart from the cluster (its root is not recorded in the cluster file, so
+no server of the cluster ever finds it): a drill target prepared to take a
+server's host name. There, as on a real host,
 ``ipactl`` says "IPA is not configured (see man pages of ipa-server-install for
 help)" (exit 4 for status, 6 otherwise), ``ipa-backup`` "IPA is not configured
 on this system." (exit 2), the ``ipa`` client "IPA client is not configured on
@@ -165,6 +200,11 @@ class Server:
         db = self.path("var/lib/dirsrv/slapd-%s/db" % self.instance)
         return [("ipaca", "o=ipaca", os.path.join(db, "ipaca")),
                 ("userRoot", self.basedn, os.path.join(db, "userRoot"))]
+
+    def database_dirs(self):
+        """Every database directory slapd.conf names (the backends', and the Directory Manager's)."""
+        db = self.path("var/lib/dirsrv/slapd-%s/db" % self.instance)
+        return [directory for _b, _s, directory in self.backends()] + [os.path.join(db, "dm")]
 
     def rootdn(self, suffix=None):
         return "cn=Directory Manager,%s" % (suffix or self.basedn)
@@ -426,20 +466,20 @@ def fail_at(step):
         raise ScriptError("%s failed: emulated failure (IPA_EMULATOR_FAIL=%s)" % (step, step))
 
 
-def run_tool(name, body, server_needed=True):
+def run_tool(name, body, server_needed=True, log_name=None):
     """Runs an admin tool's body with AdminTool's exit protocol."""
     server = None
+    log_name = log_name or name.replace("-", "")
     log = Log(None, name)
     try:
         server = Server.from_env() if server_needed else None
         if server is not None:
-            log = Log(server, name.replace("-", ""))
+            log = Log(server, log_name)
         body(server, log)
     except ScriptError as exc:
         log.error(exc.msg)
         if exc.rc == 1 and server is not None:
-            log.error("The %s command failed. See %s for more information"
-                      % (name, "/var/log/%s.log" % name.replace("-", "")))
+            log.error("The %s command failed. See %s for more information" % (name, "/var/log/%s.log" % log_name))
         return exc.rc
     log.info("The %s command was successful" % name)
     return 0
@@ -756,10 +796,12 @@ def restore(server, log, options, dirname, password):
                            and not m.name.startswith("/") and ".." not in m.name.split("/")]
                 tar.extractall(server.root, members=members)  # noqa: S202  (members checked above)
             adopt_restored_files(server, log)
-        for _backend, _suffix, directory in server.backends():
+        for directory in server.database_dirs():
             os.makedirs(directory, exist_ok=True)  # a fresh host has no instance yet; ipa-restore creates it
         for backend, suffix, directory in databases:
             log.info("Restoring from %s in %s" % (backend, server.instance))
+            if backend == "ipaca" and os.environ.get("IPA_EMULATOR_FAIL") == "skip-ipaca":
+                continue  # a tool that says it restored and did not: what a drill's content check is for
             fail_at("ldif2db")
             server.slapadd(suffix, directory, os.path.join(work, "%s-%s.ldif" % (server.instance, backend)))
         if restore_type != "FULL":
@@ -771,6 +813,7 @@ def restore(server, log, options, dirname, password):
             server.ipactl_start()
             log.info("Restarting SSSD")
             log.info("Restarting oddjobd")
+        replication_resumes(server)
         # What the issue reports of the product: the restored server comes back enabled, not hidden.
         server.set_host_state(server.host, "enabled")
     finally:
@@ -840,10 +883,109 @@ def disable_agreements(server, log):
     for master in server.masters():
         if master == server.host:
             continue
+        reached, error = contact_peer(server, master, "ipa-restore: disable the replication agreement with %s"
+                                      % server.host)
+        if not reached:
+            log.error("Unable to disable agreement on %s: %s" % (master, error))
+            continue
         for suffix, label in (("domain", "replication agreement"), ("ca", "CA replication agreement")):
             for _name, left, right, _direction in server.segments(suffix):
                 if master in (left, right):
                     log.info("Disabling %s on %s to %s" % (label, master, right if left == master else left))
+
+
+def replication_resumes(server):
+    """The restored directory is up: its replication agreements reach each topology peer of this host."""
+    peers = set()
+    for suffix in ("domain", "ca"):
+        for _name, left, right, _direction in server.segments(suffix):
+            if server.host in (left, right):
+                peers.add(right if left == server.host else left)
+    for peer in sorted(peers):
+        contact_peer(server, peer, "replication from the restored %s" % server.host)
+
+
+def contact_peer(server, host, purpose):
+    """Connects to ``host``'s directory server as IdM would; records the attempt; returns (reached, error)."""
+    uri, reached, error = None, False, None
+    try:
+        uri = peer_server(server, host).uri
+        address, port = uri.split("//", 1)[1].rstrip("/").rsplit(":", 1)
+        with socket.create_connection((address, int(port)), timeout=2):
+            reached = True
+    except ScriptError as exc:
+        error = exc.msg
+    except OSError as exc:
+        error = "cannot connect to %s: %s" % (uri, exc.strerror or exc)
+    record = {"at": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "from": server.host,
+              "root": server.root, "to": host, "uri": uri, "purpose": purpose, "reached": reached, "error": error}
+    cluster_file = server.conf.get("cluster") or server.path("cluster.json")
+    with open(os.path.join(os.path.dirname(cluster_file), "peer-contacts.jsonl"), "a") as out:
+        out.write(json.dumps(record, sort_keys=True) + "\n")
+    return reached, error
+
+
+# --- ipa-server-install --uninstall ----------------------------------------------------------
+
+# What an installed server holds and its uninstall removes; the packages' files and the backups stay.
+INSTALLED = ["etc/ipa", "etc/dirsrv", "etc/hosts.ipa", "var/lib/dirsrv", "var/log/dirsrv", "run/ipactl.state"]
+
+
+def main_server_install(argv):
+    parser = optparse.OptionParser(usage="%prog --uninstall [options]", prog="ipa-server-install")
+    parser.add_option("--uninstall", dest="uninstall", action="store_true", default=False)
+    parser.add_option("-U", "--unattended", dest="unattended", action="store_true", default=False)
+    parser.add_option("--ignore-topology-disconnect", dest="ignore_topology", action="store_true", default=False)
+    parser.add_option("--ignore-last-of-role", dest="ignore_last", action="store_true", default=False)
+    options, args = parser.parse_args(argv)
+    if args or not options.uninstall:
+        parser.error("this emulator knows only ipa-server-install --uninstall")
+
+    def body(server, log):
+        if not server.configured:
+            log.warning("WARNING:\nIPA server is not configured on this system. If you want to install the\n"
+                        "IPA server, please install it using 'ipa-server-install'.")
+        if not options.unattended and not user_input("Are you sure you want to continue with the uninstall "
+                                                     "procedure?", False):
+            raise ScriptError("Aborted")
+        if server.configured and server.running() and not options.ignore_topology:
+            cut = disconnected_by_removal(server)
+            if cut:
+                raise ScriptError("Server removal aborted:\n\nReplication topology in suffix '%s' is disconnected:"
+                                  "\n%s" % cut)
+        log.info("Shutting down all IPA services")
+        server.ipactl_stop()
+        for rel in INSTALLED:
+            path = server.path(rel)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            elif os.path.lexists(path):
+                os.unlink(path)
+        log.info("Removed the IdM configuration and data of %s; the backups in %s stay"
+                 % (server.host, server.backup_dir))
+
+    return run_tool("ipa-server-install", body, log_name="ipaserver-uninstall")
+
+
+def disconnected_by_removal(server):
+    """(suffix, lines) when the other servers could no longer replicate with each other without this one."""
+    for suffix in ("domain", "ca"):
+        segments = server.segments(suffix)
+        others = {node for _n, left, right, _d in segments for node in (left, right)} - {server.host}
+        links = [(left, right) for _n, left, right, _d in segments if server.host not in (left, right)]
+        if not others:
+            continue
+        reached, todo = set(), [sorted(others)[0]]
+        while todo:
+            node = todo.pop()
+            if node not in reached:
+                reached.add(node)
+                todo.extend(b if a == node else a for a, b in links if node in (a, b))
+        lost = sorted(others - reached)
+        if lost:
+            return suffix, "\n".join("Topology does not allow server %s to replicate with servers:\n"
+                                     "    %s" % (host, ", ".join(sorted(reached))) for host in lost)
+    return None
 
 
 # --- ipactl -------------------------------------------------------------------------------
@@ -1161,6 +1303,14 @@ rootdn "cn=Directory Manager,{basedn}"
 rootpw {rootpw}
 directory {db}/userRoot
 maxsize 67108864
+
+# 389-ds's root DN, cn=Directory Manager (OpenLDAP takes a root password only under a database's suffix)
+database mdb
+suffix "cn=Directory Manager"
+rootdn "cn=Directory Manager"
+rootpw {rootpw}
+directory {db}/dm
+maxsize 1048576
 """
 
 
@@ -1249,7 +1399,8 @@ def install_packages(root, host, port, cluster_file, address, unconfigured):
     dirs = ["var/lib/ipa/backup", "var/lib/ipa/sysrestore", "run", "usr/sbin"]
     if not unconfigured:
         dirs += ["etc/ipa", "etc/dirsrv/slapd-%s" % instance, "var/lib/dirsrv/slapd-%s/db/userRoot" % instance,
-                 "var/lib/dirsrv/slapd-%s/db/ipaca" % instance, "var/log/dirsrv/slapd-%s" % instance]
+                 "var/lib/dirsrv/slapd-%s/db/ipaca" % instance, "var/lib/dirsrv/slapd-%s/db/dm" % instance,
+                 "var/log/dirsrv/slapd-%s" % instance]
     for rel in dirs:
         os.makedirs(os.path.join(root, rel), exist_ok=True)
     os.chmod(os.path.join(root, "var/lib/ipa/backup"), 0o700)
@@ -1273,12 +1424,14 @@ def record_root(cluster_file, cluster, host, root):
         json.dump(cluster, handle, indent=2, sort_keys=True)
 
 
-def create_unconfigured(root, host, port, cluster_file, address="127.0.0.1"):
-    """A replacement host of the cluster: the IdM packages installed, ipa-server-install never run."""
+def create_unconfigured(root, host, port, cluster_file, address="127.0.0.1", apart=False):
+    """A replacement host of the cluster: the IdM packages installed, ipa-server-install never run. ``apart``: a
+    drill target, which the cluster's servers never find (its root is not recorded in the cluster file)."""
     if os.path.exists(os.path.join(root, "emulator.json")):
         raise ScriptError("%s already holds an emulated server: destroy it first" % root)
     cluster, _conf = install_packages(root, host, port, cluster_file, address, unconfigured=True)
-    record_root(cluster_file, cluster, host, root)
+    if not apart:
+        record_root(cluster_file, cluster, host, root)
     return Server(root)
 
 
@@ -1332,10 +1485,13 @@ def free_port(address="127.0.0.1"):
 def main_admin(argv):
     """ipa-emulator create [--unconfigured] ..., start, stop, destroy: see the usage below."""
     usage = ("usage: ipa-emulator create ROOT HOST CLUSTER_JSON DM_PASSWORD_FILE [ADDRESS]\n"
-             "       ipa-emulator create --unconfigured ROOT HOST CLUSTER_JSON [ADDRESS]\n"
+             "       ipa-emulator create --unconfigured [--drill-target] ROOT HOST CLUSTER_JSON [ADDRESS]\n"
              "       ipa-emulator start|stop|destroy ROOT\n")
     unconfigured = argv[:2] == ["create", "--unconfigured"]
     if unconfigured:
+        argv = argv[:1] + argv[2:]
+    apart = unconfigured and argv[1:2] == ["--drill-target"]
+    if apart:
         argv = argv[:1] + argv[2:]
     if len(argv) < 2 or argv[0] not in ("create", "start", "stop", "destroy"):
         sys.stderr.write(usage)
@@ -1348,7 +1504,7 @@ def main_admin(argv):
                 sys.stderr.write(usage)
                 return 2
             address = argv[4] if len(argv) == 5 else "127.0.0.1"
-            server = create_unconfigured(root, argv[2], free_port(address), argv[3], address)
+            server = create_unconfigured(root, argv[2], free_port(address), argv[3], address, apart)
             print(json.dumps({"root": server.root, "host": server.host, "ldap_uri": server.uri, "configured": False}))
         elif action == "create":
             if len(argv) not in (5, 6):
@@ -1386,6 +1542,7 @@ COMMANDS = {
     "ipa": main_ipa,
     "ipa-replica-manage": lambda argv: main_reinitialize("ipa-replica-manage", argv),
     "ipa-csreplica-manage": lambda argv: main_reinitialize("ipa-csreplica-manage", argv),
+    "ipa-server-install": main_server_install,
     "ipa-emulator": main_admin,
 }
 

@@ -4,7 +4,8 @@
 """FreeIPA's command-line tools, run through the one process runner.
 
 - :func:`run` runs one IdM tool (a secret, if any, on its standard input and
-  masked in what it returns);
+  masked in what it returns), inside a network namespace when given one (a
+  drill's, where no live peer can be reached);
 - :func:`ipa` runs the ``ipa`` client with a Kerberos credential cache;
 - :func:`parse_entries` reads the text the ``ipa`` client prints (``  Key: value``
   lines, entries separated by blank lines, dashed banners around);
@@ -14,6 +15,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.drkit.backup.plugins.module_utils.common import netns as namespace
 from ansible_collections.drkit.backup.plugins.module_utils.common import process
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.common.process import ToolError, tail
@@ -30,17 +32,18 @@ ROLE_NAMES = {
 }
 
 
-def run(argv, secret=None, stdin_text=None, env=None, timeout=COMMAND_TIMEOUT):
-    """(exit code, combined output) of ``argv``; ``secret`` is masked in the output."""
-    result = process.run(argv, input=stdin_text, secrets=[secret] if secret else (), env=env, timeout=timeout,
+def run(argv, secret=None, stdin_text=None, env=None, timeout=COMMAND_TIMEOUT, netns=None):
+    """(exit code, combined output) of ``argv``; ``secret`` is masked in the output. ``netns``: the file a network
+    namespace is bound to, that ``argv`` runs in (through nsenter)."""
+    result = process.run(namespace.inside(netns, argv), input=stdin_text, secrets=[secret] if secret else (), env=env, timeout=timeout,
                          check=False, missing="run this on an IdM server")
     return result.code, result.output
 
 
-def ipa(args, ccache=None, timeout=COMMAND_TIMEOUT, check=True):
+def ipa(args, ccache=None, timeout=COMMAND_TIMEOUT, check=True, netns=None):
     """Runs the ``ipa`` client; returns its output (or (rc, output) with ``check=False``)."""
     env = {"KRB5CCNAME": ccache} if ccache else None
-    code, output = run(["ipa"] + list(args), env=env, timeout=timeout)
+    code, output = run(["ipa"] + list(args), env=env, timeout=timeout, netns=netns)
     if not check:
         return code, output
     if code != 0:

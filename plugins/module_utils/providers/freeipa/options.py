@@ -45,6 +45,12 @@ OPTIONS = {
         "description": "Hide the server again after the restore when it was hidden before (ipa-restore leaves it "
                        "enabled).",
     },
+    "netns": {
+        "type": "path", "verbs": ["restore"],
+        "description": "A file a network namespace is bound to (unshare --net=FILE): ipa-restore and every IdM "
+                       "command of the restore run inside it. A drill sets it to a namespace of its own, where no "
+                       "live peer can be reached.",
+    },
     "staging_dir": {
         "type": "path", "verbs": ["restore"],
         "description": "Where the backup is staged in ipa-restore's layout (default backup_dir); not under /tmp "

@@ -39,12 +39,14 @@ import datetime
 import os
 import re
 import shutil
+import tarfile
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import CaptureError, DrkitError, InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import nearest_existing, private_dir
 from ansible_collections.drkit.backup.plugins.module_utils.common.timeutil import rfc3339
 from ansible_collections.drkit.backup.plugins.module_utils.providers.base import NativeCapture, PartSpec, ToolProvider
-from ansible_collections.drkit.backup.plugins.module_utils.providers.freeipa import cli, topology
+from ansible_collections.drkit.backup.plugins.module_utils.providers.freeipa import cli, directory, topology
+from ansible_collections.drkit.backup.plugins.module_utils.providers.freeipa.drill import FreeIPADrill
 from ansible_collections.drkit.backup.plugins.module_utils.providers.freeipa.native import (
     describe_native, parse_header, roles_of)
 from ansible_collections.drkit.backup.plugins.module_utils.providers.freeipa.options import OPTIONS
@@ -64,7 +66,7 @@ PACKAGES = {
 _UNREAD = object()
 
 
-class FreeIPAProvider(ToolProvider):
+class FreeIPAProvider(FreeIPADrill, ToolProvider):
     """FreeIPA / Red Hat IdM through ipa-backup and ipa-restore, on the server itself (a hidden replica is best)."""
 
     name = "freeipa"
@@ -126,19 +128,25 @@ class FreeIPAProvider(ToolProvider):
         """Whether ``host`` is hidden now (None when the topology cannot be read)."""
         if not host:
             return None
-        code, output = cli.ipa(["server-role-find", "--server=%s" % host, "--include-master"],
-                               ccache=self.option("krb5_ccache"), check=False)
+        code, output = self._ipa(["server-role-find", "--server=%s" % host, "--include-master"])
         if code != 0:
             return None
         roles = {e.get("Role name"): e.get("Role status") for e in cli.parse_entries(output)}
         return topology.is_hidden(roles)
+
+    def _run(self, argv, **kwargs):
+        """Runs an IdM tool, inside the drill's network namespace when the options name one."""
+        return cli.run(argv, netns=self.option("netns"), **kwargs)
+
+    def _ipa(self, args):
+        return cli.ipa(args, ccache=self.option("krb5_ccache"), check=False, netns=self.option("netns"))
 
     def target_release(self):
         return self._local_version()
 
     def _local_version(self):
         if self._version is _UNREAD:
-            code, output = cli.run(["ipa", "--version"], timeout=60) if shutil.which("ipa") else (1, "")
+            code, output = self._run(["ipa", "--version"], timeout=60) if shutil.which("ipa") else (1, "")
             match = re.search(r"VERSION:\s*([^,\s]+)", output)
             self._version = match.group(1) if code == 0 and match else None
         return self._version
@@ -146,10 +154,10 @@ class FreeIPAProvider(ToolProvider):
     def _ensure_running(self) -> str:
         """Starts the IdM services if they are down (after ipa-backup or ipa-restore, whatever happened)."""
         try:
-            code, _output = cli.run(["ipactl", "status"], timeout=600)
+            code, _output = self._run(["ipactl", "status"], timeout=600)
             if code == 0:
                 return "the IdM services are running"
-            code, output = cli.run(["ipactl", "start"], timeout=1800)
+            code, output = self._run(["ipactl", "start"], timeout=1800)
         except DrkitError as exc:
             return "the IdM services could not be checked (%s): check them with ipactl status" % exc
         if code == 0:
@@ -231,7 +239,7 @@ class FreeIPAProvider(ToolProvider):
         host = self.host()
         hidden = self._hidden(host)
         argv = cli.backup_argv(backup_type, online, self.options)
-        code, output = cli.run(argv, env=self._env(), timeout=self.timeout)
+        code, output = self._run(argv, env=self._env(), timeout=self.timeout)
         services = self._ensure_running()
         if code != 0:
             raise CaptureError("ipa-backup failed (exit %d): %s; %s; no drkit backup was written"
@@ -256,6 +264,7 @@ class FreeIPAProvider(ToolProvider):
         parts = [(PartSpec("header", "freeipa-header", native="header"), os.path.join(path, "header")),
                  (PartSpec(archive_name, "freeipa-archive", native=archive_name,
                            encryption="gpg" if native["encrypted"] else "none"), os.path.join(path, archive_name))]
+        summary = self._summary(os.path.join(path, archive_name), native["encrypted"])
         manifest = {
             "productVersion": header["ipa_version"],
             "restorableTo": self.restorable_to(header["ipa_version"]),
@@ -266,6 +275,8 @@ class FreeIPAProvider(ToolProvider):
                        "headerVersion": header["version"], "services": header["services"],
                        "gpg": native["encrypted"], "hidden": hidden},
         }
+        if summary:
+            manifest["contentSummary"] = summary
 
         def finish(success):
             if success and remove_after:
@@ -274,6 +285,21 @@ class FreeIPAProvider(ToolProvider):
         report = {"native_backup": {"name": native["name"], "path": path, "adopted": adopted,
                                     "kept": adopted or not remove_after}}
         return NativeCapture(parts, manifest, report, finish)
+
+    def _summary(self, archive, encrypted) -> dict:
+        """The content summary, counted in the LDIF ipa-backup exported into its archive (its own snapshot)."""
+        basedn = self._global_conf().get("basedn")
+        if encrypted or not basedn:
+            why = ("ipa-backup encrypted its archive with --gpg" if encrypted
+                   else "the IdM base DN is not in %s" % self.default_conf)
+            self.warnings.append("no content summary was recorded (%s): a drill of this backup needs "
+                                 "allow_no_summary" % why)
+            return {}
+        try:
+            return directory.summary_of_archive(archive, basedn)
+        except (OSError, EOFError, tarfile.TarError) as exc:
+            raise CaptureError("the entries in ipa-backup's archive %s cannot be counted (%s): the archive is "
+                               "damaged; no drkit backup was written" % (archive, exc))
 
     # --- restore --------------------------------------------------------------------
 
@@ -396,8 +422,8 @@ class FreeIPAProvider(ToolProvider):
             # "Restoring data will overwrite existing live data. Continue to restore?".
             stdin_text = password + "\nyes\nyes\n"
         argv.append(stage_dir)
-        code, output = cli.run(argv, secret=password, stdin_text=stdin_text, env=self._env(),
-                               timeout=self.timeout)
+        code, output = self._run(argv, secret=password, stdin_text=stdin_text, env=self._env(),
+                                 timeout=self.timeout)
         services = self._ensure_running()
         if code != 0:
             raise DrkitError("ipa-restore failed (exit %d): %s; %s" % (code, cli.tail(output), services))
@@ -410,8 +436,7 @@ class FreeIPAProvider(ToolProvider):
                                  "server-role-find failed; is there a Kerberos ticket?): check it and hide it with "
                                  "drkit.backup.freeipa_server_state (state hidden)" % host)
         if hidden_after is False:
-            code, state_output = cli.ipa(["server-state", host, "--state=hidden"],
-                                         ccache=self.option("krb5_ccache"), check=False)
+            code, state_output = self._ipa(["server-state", host, "--state=hidden"])
             if code != 0:
                 raise DrkitError("the restore succeeded but hiding %s again failed (ipa server-state: %s): hide it "
                                  "with drkit.backup.freeipa_server_state (state hidden)"

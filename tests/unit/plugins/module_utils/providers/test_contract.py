@@ -154,5 +154,6 @@ def test_a_round_trip_brings_the_data_back(contract, tmp_path, keystore, service
     assert done["changed"] and contract.intact()
     summary = made["backup"].get("contentSummary")
     if summary:  # what the capture counted, the restored instance counts too (decision 28)
-        counted = providers.get_provider(contract.name, contract.restore_options(), verb="restore").count(summary)
+        counted = providers.get_provider(contract.name, contract.restore_options(), contract.restore_secrets(),
+                                         verb="restore").count(summary)
         assert content.differences(summary, counted) == []

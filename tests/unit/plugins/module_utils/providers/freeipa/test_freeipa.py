@@ -253,7 +253,7 @@ def test_the_password_file_is_read_and_never_in_argv(tmp_path, monkeypatch, stag
     """ipa-restore gets the password on standard input; its arguments never hold it."""
     seen = {}
 
-    def fake_run(argv, secret=None, stdin_text=None, env=None, timeout=None):
+    def fake_run(argv, secret=None, stdin_text=None, env=None, timeout=None, netns=None):
         seen.setdefault("calls", []).append((list(argv), stdin_text))
         if argv[0] == "ipactl":
             return 0, "Directory Service: RUNNING"
