@@ -28,9 +28,10 @@ description:
 options:
   provider:
     description:
-      - The product to back up. This release has V(files) (paths given in O(provider_options)) and V(freeipa)
+      - The product to back up. This release has V(files) (paths given in O(provider_options)), V(freeipa)
         (FreeIPA / Red Hat IdM through C(ipa-backup), which stops and starts the IdM services itself, so
-        O(stop_command) and O(start_command) are not used).
+        O(stop_command) and O(start_command) are not used) and V(postgresql) (C(pg_dump) per database and
+        C(pg_dumpall --globals-only), streamed into the backup).
       - Required with O(state=present), except for O(stage=seal).
     type: str
   provider_options:
@@ -39,9 +40,15 @@ options:
         lists them with their types, defaults and the verbs that take them (for V(files), C(paths) and C(services);
         for V(freeipa), C(logs), C(gpg), C(adopt), C(keep_native), C(tmpdir) and more).
       - An unknown option, one a backup does not take, or one of the wrong type is refused before anything runs,
-        naming the provider and the option; so is a secret, which belongs in the restore's C(provider_secrets).
+        naming the provider and the option; so is a secret, which belongs in O(provider_secrets).
       - The V(freeipa) provider refuses O(online=true) with O(type=full) and C(logs) with O(type=data) before
         running anything, as C(ipa-backup) would.
+    type: dict
+    default: {}
+  provider_secrets:
+    description:
+      - The provider's passwords and keys (for V(postgresql), C(password)), never logged or returned; they reach
+        the product's tools through a root-only file, standard input or the environment, never a command line.
     type: dict
     default: {}
   type:
@@ -453,6 +460,7 @@ def main():
     argument_spec = dict(
         provider=dict(type="str"),
         provider_options=dict(type="dict", default={}),
+        provider_secrets=dict(type="dict", default={}, no_log=True),
         type=dict(type="str", choices=["full", "data"], default="full"),
         online=dict(type="bool", default=False),
         dest=dict(type="path", default=DEFAULT_ROOT),
@@ -502,7 +510,8 @@ def main():
                     signing_key_passphrase=params["signing_key_passphrase"])
     _module.run(
         module, backup.create_backup, keystore=Keystore(params["keystore"]), provider=params["provider"],
-        provider_options=params["provider_options"], backup_type=params["type"], online=params["online"],
+        provider_options=params["provider_options"], provider_secrets=params["provider_secrets"],
+        backup_type=params["type"], online=params["online"],
         dest=params["dest"], scope=params["scope"], domain=params["domain"], description=params["description"],
         max_age=params["max_age"], compression_level=params["compression_level"],
         stop_command=params["stop_command"], start_command=params["start_command"], stage=params["stage"],

@@ -23,7 +23,7 @@ description:
   - Before anything stops, the backup's release rule (C(restorableTo) in its header, written from its provider's
     rule) is checked against the product's release on this host, naming both. V(files) has no rule. V(freeipa)
     allows the same X.Y series (another release within it is a warning) and refuses another series unless
-    O(force_release). A backup made before the rule was recorded is not constrained.
+    O(force_release). V(postgresql) allows the same major release or a newer one. A backup made before the rule was recorded is not constrained.
   - For V(freeipa), the whole backup is verified while it is staged back into ipa-restore's layout (a private
     directory under C(/var/lib/ipa/backup), never C(/tmp), which IdM's directory server cannot read), then the
     real C(ipa-restore) restores it, stopping and starting the IdM services itself. Before anything is staged or
@@ -33,6 +33,10 @@ description:
     standard input, never its command line. Afterwards the IdM services are started if they are down, a server
     that was hidden is hidden again, and RV(reinitialize) says how to re-initialise the other servers. A
     V(freeipa) restore always reports a change.
+  - For V(postgresql), a database of the backup that is on the server already is refused before anything is
+    touched, unless C(replace); the verified dumps are staged in a root-only directory, the roles restored first,
+    and each database restored with C(pg_restore) under a temporary name that takes the old one's place only
+    once complete. A backup from a newer PostgreSQL major release is refused, naming both.
 options:
   backup:
     description: The backup directory, or single-file backup, to restore.
@@ -55,7 +59,7 @@ options:
     description:
       - Secrets of the provider (those its documentation marks as secrets), never logged, returned or put on a
         command line. For V(freeipa), C(dm_password), the Directory Manager password (needed on a configured IdM
-        server).
+        server); for V(postgresql), C(password), the role's.
     type: dict
     default: {}
   force_release:
@@ -143,8 +147,9 @@ backup:
   returned: success
   type: dict
 actions:
-  description: For providers that restore with the product's own tool (V(freeipa)), what was done (or would be).
-  returned: for V(freeipa)
+  description: For providers that restore with the product's own tool (V(freeipa), V(postgresql)), what was done
+    (or would be).
+  returned: for V(freeipa) and V(postgresql)
   type: list
   elements: str
   sample: ["ipa-restore restored ipa-full-2026-11-23-02-00-01 (FULL restore) on idm2.example.com; the IdM services

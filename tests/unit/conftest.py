@@ -258,3 +258,34 @@ def pki(tmp_path_factory):
     write("root_crl_der", _crl("chain root CA", root_key, [intermediate]), der=True)
     write("intermediate_crl", _crl("chain intermediate CA", intermediate_key))
     return files
+
+
+# --- a real PostgreSQL server (tests/servers/postgresql.sh), once per session ----------------------
+
+POSTGRES_ADMIN_PASSWORD = "Adm1n pass:word"
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server of the tests' own: ``host`` (its socket directory, where the role postgres is trusted),
+    ``port``, and ``admin``, a superuser that logs in with ``admin_password`` (over TCP on 127.0.0.1 too)."""
+    require("/usr/lib/postgresql", "runuser", "psql", "pg_dump", "pg_restore")
+    script = os.path.join(os.path.dirname(__file__), os.pardir, "servers", "postgresql.sh")
+    where, port = "/var/tmp/drkit-tests-pg/unit", "55433"
+    os.makedirs(os.path.dirname(where), mode=0o755, exist_ok=True)
+    run(script, "start", where, port)
+    server = {"host": where, "port": int(port), "admin": "drkit_admin", "admin_password": POSTGRES_ADMIN_PASSWORD}
+    psql(server, "DROP ROLE IF EXISTS drkit_admin; CREATE ROLE drkit_admin SUPERUSER LOGIN PASSWORD %s;"
+         % ("'%s'" % POSTGRES_ADMIN_PASSWORD))
+    try:
+        yield server
+    finally:
+        run(script, "stop", where)
+
+
+def psql(server, sql, database="postgres"):
+    """The rows of ``sql`` as the trusted role postgres, each a tuple of strings."""
+    # From standard input, each statement on its own (DROP DATABASE cannot run inside a transaction block).
+    out = run("psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-F", "|", "-h", server["host"],
+              "-p", str(server["port"]), "-U", "postgres", "-d", database, "-f", "-", input=sql).stdout
+    return [tuple(line.split("|")) for line in out.splitlines() if line]

@@ -12,17 +12,22 @@
   because several vendor tools exit 0 on failure;
 - errors name the program and end with the tail of its output, every secret
   masked.
+
+:func:`stream` is the same for a program whose standard output is the data (a
+database dump): it goes straight into a file object, never to disk first.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import re
 import subprocess
 import tempfile
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import DrkitError, InvalidInput
+from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import COPY_BYTES
 
 DEFAULT_TIMEOUT = 600
 MASK = "********"
@@ -46,48 +51,54 @@ def mask(text: str, secrets) -> str:
 
 
 class Result:
-    """What a program did: its exit code and its output (standard output and error together, secrets masked)."""
+    """What a program did: its exit code and its output (standard output and error together, secrets masked;
+    with ``errors_apart``, its standard output alone, and ``errors`` its standard error)."""
 
-    def __init__(self, code: int, output: str):
+    def __init__(self, code: int, output: str, errors=""):
         self.code = code
         self.output = output
+        self.errors = errors
 
     def tail(self, lines: int = 4) -> str:
-        return tail(self.output, lines)
+        return tail(self.errors or self.output, lines)
 
 
-def run(argv, *, what=None, input=None, secrets=(), env=None, timeout=DEFAULT_TIMEOUT, cwd=None, check=True,
-        ok=(0,), expect=None, refuse=(), error=ToolError, missing=None) -> Result:
-    """Runs ``argv`` and returns its :class:`Result`.
-
-    ``what`` names the run in messages ("stop of service slapd"; default the program's name). ``input`` is
-    text for standard input (otherwise it is closed). ``env`` is added to this process's environment. With
-    ``check`` (the default), an exit code not in ``ok``, an output that does not match the regular expression
-    ``expect``, or one that matches any of ``refuse``, raises ``error`` with the tail of the output.
-    ``missing`` is the advice given when the program is not installed.
-    """
+def _checked_argv(argv, secrets) -> list:
     if isinstance(argv, (str, bytes)) or not argv or not all(isinstance(word, str) for word in argv):
         raise InvalidInput("a command must be a list of words, not %r" % (argv,))
     secrets = [secret for secret in secrets if secret]
     if any(secret in word for secret in secrets for word in argv):
         raise InvalidInput("refusing to run %s: a secret would be on its command line, where every user of "
                            "the host can read it" % os.path.basename(argv[0]))
+    return secrets
+
+
+def run(argv, *, what=None, input=None, secrets=(), env=None, timeout=DEFAULT_TIMEOUT, cwd=None, check=True,
+        ok=(0,), expect=None, refuse=(), error=ToolError, missing=None, user=None, errors_apart=False) -> Result:
+    """Runs ``argv`` and returns its :class:`Result`.
+
+    ``what`` names the run in messages ("stop of service slapd"; default the program's name). ``input`` is
+    text for standard input (otherwise it is closed). ``env`` is added to this process's environment. With
+    ``check`` (the default), an exit code not in ``ok``, an output that does not match the regular expression
+    ``expect``, or one that matches any of ``refuse``, raises ``error`` with the tail of the output.
+    ``missing`` is the advice given when the program is not installed. ``user`` runs it as that user (root only).
+    ``errors_apart`` keeps standard error out of the output (a query's rows), for the messages.
+    """
+    secrets = _checked_argv(argv, secrets)
     what = what or os.path.basename(argv[0])
     environment = dict(os.environ)
     environment.update(env or {})
     try:
         proc = subprocess.run(argv, input=input.encode() if input is not None else None,
                               stdin=None if input is not None else subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment, cwd=cwd,
-                              timeout=timeout, check=False)
-    except FileNotFoundError:
-        raise error("%s failed: %s is not installed on this host (not found on PATH)%s"
-                    % (what, argv[0], ": %s" % missing if missing else ""))
-    except PermissionError:
-        raise error("%s failed: %s cannot be run by this user" % (what, argv[0]))
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE if errors_apart else subprocess.STDOUT,
+                              env=environment, cwd=cwd, timeout=timeout, check=False, user=user)
+    except (FileNotFoundError, PermissionError) as exc:
+        raise _not_run(exc, what, argv[0], missing, error)
     except subprocess.TimeoutExpired:
         raise error("%s did not finish within %d seconds and was stopped" % (what, timeout))
-    result = Result(proc.returncode, mask(proc.stdout.decode("utf-8", "replace"), secrets))
+    result = Result(proc.returncode, mask(proc.stdout.decode("utf-8", "replace"), secrets),
+                    mask(proc.stderr.decode("utf-8", "replace"), secrets) if errors_apart else "")
     if not check:
         return result
     if result.code not in ok:
@@ -100,13 +111,71 @@ def run(argv, *, what=None, input=None, secrets=(), env=None, timeout=DEFAULT_TI
     return result
 
 
+def _not_run(exc, what, program, missing, error):
+    if isinstance(exc, FileNotFoundError):
+        return error("%s failed: %s is not installed on this host (not found on PATH)%s"
+                     % (what, program, ": %s" % missing if missing else ""))
+    return error("%s failed: %s cannot be run by this user" % (what, program))
+
+
+def stream(argv, out, *, what=None, secrets=(), env=None, error=ToolError, missing=None, user=None,
+           refuse=()) -> int:
+    """Runs ``argv`` and copies its standard output into the binary file object ``out`` as it comes; returns
+    the bytes copied.
+
+    Its standard error is kept aside (in a private temporary file, so a chatty program never blocks) for the
+    message when it fails: an exit code other than 0, or an error output matching any of ``refuse``. When
+    anything goes wrong on this side (``out`` cannot take more), the program is killed. No timeout: a dump
+    takes as long as the data.
+    """
+    secrets = _checked_argv(argv, secrets)
+    what = what or os.path.basename(argv[0])
+    environment = dict(os.environ)
+    environment.update(env or {})
+    copied = 0
+    with tempfile.TemporaryFile() as errors:
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors,
+                                    env=environment, user=user)
+        except (FileNotFoundError, PermissionError) as exc:
+            raise _not_run(exc, what, argv[0], missing, error)
+        try:
+            with proc.stdout:
+                while True:
+                    data = proc.stdout.read1(COPY_BYTES)
+                    if not data:
+                        break
+                    out.write(data)
+                    copied += len(data)
+            code = proc.wait()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        errors.seek(0)
+        output = mask(errors.read().decode("utf-8", "replace"), secrets)
+    if code != 0:
+        how = "was killed by signal %d" % -code if code < 0 else "failed (exit %d)" % code
+        raise error("%s %s after %d bytes: %s" % (what, how, copied, tail(output)))
+    for pattern in refuse:
+        if re.search(pattern, output):
+            raise error("%s exited 0 but its output says it failed: %s" % (what, tail(output)))
+    return copied
+
+
 @contextlib.contextmanager
-def secret_file(secret: str, directory=None):
-    """Yields the path of a new file readable by its owner only that holds ``secret``; removes it afterwards."""
+def secret_file(secret: str, directory=None, owner=None):
+    """Yields the path of a new file readable by its owner only that holds ``secret``; removes it afterwards.
+
+    ``owner``: the user (name) who reads it, when a program runs as another user than this one.
+    """
     fd, path = tempfile.mkstemp(prefix=".drkit-secret-", dir=directory)
     try:
         with os.fdopen(fd, "w") as out:
             os.fchmod(out.fileno(), 0o600)
+            if owner is not None:
+                entry = pwd.getpwnam(owner)
+                os.fchown(out.fileno(), entry.pw_uid, entry.pw_gid)
             out.write(secret)
         yield path
     finally:

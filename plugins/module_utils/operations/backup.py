@@ -97,11 +97,11 @@ class _Plan:
     """A backup worked out before anything is stopped or written."""
 
     def __init__(self, keystore, provider, provider_options, backup_type, online, dest, scope, domain,
-                 description, temp_dir, source_host, state_dir, protection_options):
+                 description, temp_dir, source_host, state_dir, protection_options, provider_secrets=None):
         check_scope(scope, domain)
         self.keystore = keystore
         self.state_dir = StateDir(state_dir).path
-        self.provider = get_provider(provider, provider_options, verb="backup")
+        self.provider = get_provider(provider, provider_options, provider_secrets, verb="backup")
         self.provider.check_backup(backup_type, online)
         # The product makes the backup itself (its tool, or an appliance): no capture stage, no services to stop.
         self.whole = isinstance(self.provider, WholeProvider)
@@ -173,7 +173,7 @@ def create_backup(keystore, provider, provider_options=None, backup_type="full",
                   dest=DEFAULT_ROOT, scope="system", domain=None, description="", max_age=0,
                   compression_level=DEFAULT_LEVEL, stop_command=None, start_command=None, stage="all",
                   temp_dir=None, source_host=None, state_dir=None, check_mode=False, lease_id=None,
-                  if_nothing_to_save="fail", **protection_options):
+                  if_nothing_to_save="fail", provider_secrets=None, **protection_options):
     """Takes one backup (``stage`` all), or captures its raw parts for :func:`seal_backup` (``capture``).
 
     Offline, the provider's services are stopped only while the raw parts are
@@ -183,20 +183,21 @@ def create_backup(keystore, provider, provider_options=None, backup_type="full",
     ``max_age``: seconds, or a duration such as ``20h``. ``protection_options`` go to :func:`plan_protection`.
     ``if_nothing_to_save``: ``report`` returns ``nothing_to_save`` (the provider's reason) and writes nothing
     when the product is not there to back up (a fresh host), where ``fail`` lets the product's refusal fail.
+    ``provider_secrets``: the provider's passwords (a database role's), never recorded anywhere.
     """
     if stage not in ("all", "capture"):
         raise InvalidInput("stage must be all or capture here; a capture is sealed by seal_backup")
     if if_nothing_to_save not in ("fail", "report"):
         raise InvalidInput("if_nothing_to_save must be fail or report, not %r" % (if_nothing_to_save,))
     if if_nothing_to_save == "report":
-        reason = get_provider(provider, provider_options, verb="backup").nothing_to_save()
+        reason = get_provider(provider, provider_options, provider_secrets, verb="backup").nothing_to_save()
         if reason:
             return {"changed": False, "stage": stage, "path": None, "backup": None, "capture": None, "services": [],
                     "stops_services": False, "tool_stops_services": False, "nothing_to_save": reason,
                     "msg": "nothing was backed up: %s" % reason}
     max_age = parse_duration(max_age, "max_age")
     plan = _Plan(keystore, provider, provider_options, backup_type, online, dest, scope, domain, description,
-                 temp_dir, source_host, state_dir, protection_options)
+                 temp_dir, source_host, state_dir, protection_options, provider_secrets)
     if stage == "capture" and plan.whole:
         raise InvalidInput("provider %s captures with the product's own tool, whose output is its raw capture: "
                            "use stage all" % plan.provider.name)
@@ -278,9 +279,7 @@ def _write_streaming(plan, manifest, compression_level):
                         plan.provider.capture(part, out)
             except OSError as exc:
                 raise_capture_error(exc, manifest["name"], "the partial backup was removed", False)
-            summary = plan.provider.content_summary()
-            if summary:
-                writer.annotate({"contentSummary": summary})
+            writer.annotate(plan.provider.captured())
             path = writer.commit()
     return {"changed": True, "path": path, "backup": writer.header.summary(), "capture": None}
 

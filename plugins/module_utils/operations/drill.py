@@ -33,7 +33,6 @@ from ansible_collections.drkit.backup.plugins.module_utils.format.sources import
 from ansible_collections.drkit.backup.plugins.module_utils.operations.restore import restore_backup
 from ansible_collections.drkit.backup.plugins.module_utils.operations.verify import verify_backups
 from ansible_collections.drkit.backup.plugins.module_utils.providers import get_provider
-from ansible_collections.drkit.backup.plugins.module_utils.providers.base import PartsProvider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.content import differences
 
 # The file that marks a scratch directory as a drill's own: only such a directory is ever removed.
@@ -154,7 +153,7 @@ def _healthy(provider, header, timeout, interval):
 def _provider_check(provider, unlocker, backup, header, product, options, provider_secrets, state_dir, lease_id,
                     trust):
     problems = []
-    if isinstance(provider, PartsProvider):
+    if not provider.restores_whole():
         # The backup read again against what was restored: a change would mean a file did not land as it is in the
         # backup (a short write, a tool that said it wrote and did not).
         plan = restore_backup(unlocker, backup, provider=product, provider_options=options,

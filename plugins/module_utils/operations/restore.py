@@ -6,8 +6,8 @@
 Part by part (a :class:`PartsProvider`), every part is verified while the
 chosen ones are planned (check mode) or prepared beside their targets
 (host/staging.py); only a backup that verified whole is committed, with the
-services down for that step alone. A product that restores as a whole (a
-:class:`WholeProvider`) gets the verified plaintext staged in its own layout.
+services down for that step alone. A product that restores as a whole (its
+tool, an appliance, a database dump) gets the verified plaintext staged in its own layout.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from ansible_collections.drkit.backup.plugins.module_utils.host.staging import S
 from ansible_collections.drkit.backup.plugins.module_utils.host.state import StateDir
 from ansible_collections.drkit.backup.plugins.module_utils.protection.trust import load_trusted
 from ansible_collections.drkit.backup.plugins.module_utils.providers import get_provider
-from ansible_collections.drkit.backup.plugins.module_utils.providers.base import WholeProvider
 
 # How many changed paths of each part a result lists (all of them are counted).
 CHANGES_SHOWN = 50
@@ -51,7 +50,7 @@ def restore_backup(unlocker, backup, provider=None, provider_options=None, parts
     selected = list(parts) if parts else [part["name"] for part in header.parts]
     for name in selected:
         header.part(name)
-    whole = isinstance(chosen, WholeProvider)
+    whole = chosen.restores_whole()
     if whole and set(selected) != set(part["name"] for part in header.parts):
         raise InvalidInput("provider %s restores the whole backup with the product's own tool: drop parts"
                            % chosen.name)

@@ -66,9 +66,7 @@ def capture_raw(plan, manifest, control, operation, durable=True) -> Capture:
                 with open(os.path.join(path, RAW, part.name), "xb") as raw:
                     plan.provider.capture(part, raw)
                 faults.checkpoint("capture.raw")  # services down, raw data half captured
-        summary = plan.provider.content_summary()
-        if summary:
-            manifest["contentSummary"] = summary  # counted inside the capture, sealed into the header with it
+        manifest.update(plan.provider.captured())  # counted inside the capture, sealed into the header with it
         if durable:
             for part in parts:
                 fsync_path(os.path.join(path, RAW, part.name))

@@ -6,7 +6,8 @@
 A provider adapts one product. It is one of three kinds, each a class here:
 
 - :class:`PartsProvider`: drkit captures the data itself, part by part, and
-  restores each part (files, a database dump streamed from its tool);
+  restores each part (files); a :class:`DumpProvider` streams each part from
+  a tool's output and restores the verified whole with the tool (a database);
 - :class:`ToolProvider`: one run of the product's own tool makes the whole
   backup, whose files become parts, and the tool restores it as a whole
   (``ipa-backup``/``ipa-restore``, ``kanidmd database backup``/``restore``);
@@ -192,6 +193,12 @@ class Provider:
         drill compares with :meth:`count` of the restored instance. Empty: the provider keeps none."""
         return {}
 
+    def captured(self) -> dict:
+        """Manifest fields known once the parts are captured: the content summary, and what the provider
+        adds (a database server's version and its databases' sizes, which ``backup_info`` shows)."""
+        summary = self.content_summary()
+        return {"contentSummary": summary} if summary else {}
+
     def count(self, summary=None) -> dict:
         """The same counts, taken on the restored instance the options name (a drill's scratch target), for
         what ``summary`` (the header's) holds."""
@@ -268,16 +275,13 @@ class PartsProvider(Provider):
         raise NotImplementedError
 
 
-class WholeProvider(Provider):
-    """The product makes the backup as a whole (its tool, or an appliance) and restores it as a whole."""
+class RestoredWhole:
+    """A provider whose restore takes the whole backup at once: the engine verifies every part while writing its
+    plaintext into a private directory, then the product's tool restores from there."""
 
     @classmethod
     def restores_whole(cls) -> bool:
         return True
-
-    def capture_whole(self, backup_type: str, online: bool) -> NativeCapture:
-        """Has the product make its backup; returns the files that become parts."""
-        raise NotImplementedError
 
     @contextlib.contextmanager
     def restore_stage(self, header):
@@ -292,6 +296,20 @@ class WholeProvider(Provider):
 
     def restore_whole(self, header, stage_dir: str) -> list:
         """Restores the backup staged in ``stage_dir``; returns what was done, as sentences."""
+        raise NotImplementedError
+
+
+class DumpProvider(RestoredWhole, PartsProvider):
+    """Each part streamed from a tool's standard output as it dumps (the plaintext never touches disk); the
+    restore stages the verified dumps in a private directory, since the tool restores best from a file it can seek
+    in (``pg_restore --jobs``)."""
+
+
+class WholeProvider(RestoredWhole, Provider):
+    """The product makes the backup as a whole (its tool, or an appliance) and restores it as a whole."""
+
+    def capture_whole(self, backup_type: str, online: bool) -> NativeCapture:
+        """Has the product make its backup; returns the files that become parts."""
         raise NotImplementedError
 
 

@@ -3,7 +3,8 @@
 
 A provider gets it by being registered (plugins/module_utils/providers/__init__.py) and by giving its test
 environment, a ``Contract`` class in ``providers/<name>/contract.py`` beside this file: a real server or an
-emulator, the options that back it up and restore it, and a way to damage the live data and see it back.
+emulator, the options that back it up and restore it, and a way to damage the live data and see it back. Its
+``fixtures`` name the session fixtures of a shared server it runs on (decision 35), given to it by name.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def contract_class(name):
 
 @pytest.fixture(params=NAMES)
 def contract(request, tmp_path, monkeypatch):
-    env = contract_class(request.param)(tmp_path, monkeypatch)
+    cls = contract_class(request.param)
+    # A shared test server (conftest's session fixtures) the environment names in ``fixtures``.
+    env = cls(tmp_path, monkeypatch, **{name: request.getfixturevalue(name) for name in getattr(cls, "fixtures", ())})
     env.name = request.param
     try:
         yield env

@@ -1,0 +1,288 @@
+# -*- coding: utf-8 -*-
+# Copyright: drkit.backup contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PostgreSQL through its own client tools: ``psql``, ``pg_dump``, ``pg_dumpall``, ``pg_restore``.
+
+Follows the PostgreSQL 15 documentation of those tools and of libpq's environment variables (PGHOST, PGPORT,
+PGUSER, PGPASSFILE, PGSSLMODE, PGSSLROOTCERT, PGCONNECT_TIMEOUT). The password only ever reaches them in a
+password file readable by the user they run as (libpq refuses one that others can read), never in argv.
+
+A database is dumped in a snapshot of its own that this side holds open (``pg_export_snapshot`` in a
+repeatable-read transaction, ``pg_dump --snapshot``), so the rows counted for the content summary are the
+rows dumped. A restore goes into a new database under a temporary name, which replaces the target (when asked)
+only once it is complete: a failed restore leaves the existing database as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+from ansible_collections.drkit.backup.plugins.module_utils.common.process import ToolError, run, secret_file, stream
+
+APPLICATION = "drkit.backup"
+# Field separator of psql's unaligned output: never in a name or a number.
+SEPARATOR = "\x1f"
+# Tables counted for the content summary: ordinary tables and partitions (a partitioned table holds no rows of
+# its own), outside the system schemas.
+USER_TABLES = ("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+               "WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+               "AND n.nspname NOT LIKE 'pg\\_toast%' ORDER BY 1, 2")
+# Roles and tablespaces a fresh server has already, or this server too: pg_dumpall creates them again.
+ALREADY_THERE = re.compile(r'^psql:[^\n]*ERROR:\s+(role|tablespace) "[^"]+" already exists$', re.M)
+MISSING = "install PostgreSQL's client tools (Debian: postgresql-client), or set bin_dir to where they are"
+
+
+class PostgresError(ToolError):
+    """A PostgreSQL tool failed, or the server said no."""
+
+
+def ident(name: str) -> str:
+    """``name`` as an SQL identifier."""
+    return '"%s"' % name.replace('"', '""')
+
+
+def literal(text: str) -> str:
+    """``text`` as an SQL string literal (standard_conforming_strings, on since PostgreSQL 9.1)."""
+    return "'%s'" % text.replace("'", "''")
+
+
+def major(version_num: int) -> int:
+    """The major release of ``server_version_num`` (150018 -> 15)."""
+    return version_num // 10000
+
+
+class Connection:
+    """How to reach one PostgreSQL server, and the tools that talk to it."""
+
+    def __init__(self, host=None, port=None, user=None, password=None, sslmode=None, sslrootcert=None,
+                 bin_dir=None, os_user=None, maintenance_db="postgres"):
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.sslmode = sslmode
+        self.sslrootcert = sslrootcert
+        self.bin_dir = bin_dir
+        self.os_user = os_user
+        self.maintenance_db = maintenance_db
+
+    def describe(self) -> str:
+        where = self.host or "the local socket"
+        return "PostgreSQL at %s%s%s" % (where, ":%s" % self.port if self.port else "",
+                                         " as %s" % self.user if self.user else "")
+
+    def tool(self, name: str) -> str:
+        if self.bin_dir:
+            path = os.path.join(self.bin_dir, name)
+            if not os.access(path, os.X_OK):
+                raise PostgresError("%s is not in bin_dir %s: %s" % (name, self.bin_dir, MISSING))
+            return path
+        found = shutil.which(name)
+        if found is None:
+            raise PostgresError("%s is not installed on this host (not on PATH): %s" % (name, MISSING))
+        return found
+
+    @contextlib.contextmanager
+    def environment(self):
+        """The libpq environment of one operation (a password file of its own while it lasts)."""
+        # No password of the caller's environment: the options give it, or libpq's own files (~/.pgpass).
+        env = {"PGAPPNAME": APPLICATION, "PGCONNECT_TIMEOUT": "10", "PGDATABASE": self.maintenance_db,
+               "PGPASSWORD": ""}
+        for name, value in (("PGHOST", self.host), ("PGPORT", self.port), ("PGUSER", self.user),
+                            ("PGSSLMODE", self.sslmode), ("PGSSLROOTCERT", self.sslrootcert)):
+            if value not in (None, ""):
+                env[name] = str(value)
+        with contextlib.ExitStack() as stack:
+            if self.password:
+                # hostname:port:database:username:password, ':' and '\' escaped; '*' matches any.
+                escaped = self.password.replace("\\", "\\\\").replace(":", "\\:")
+                env["PGPASSFILE"] = stack.enter_context(secret_file("*:*:*:*:%s\n" % escaped, owner=self.os_user))
+            yield env
+
+    def run(self, argv, env, what, **kwargs):
+        try:
+            return run(argv, what=what, env=env, secrets=[self.password], error=PostgresError, missing=MISSING,
+                       user=self.os_user or None, **kwargs)
+        except PostgresError as exc:
+            raise PostgresError(explain(str(exc), self))
+
+    def query(self, env, sql: str, database=None) -> list:
+        """The rows of ``sql`` (one statement, or several ending in one query), each a list of strings."""
+        result = self.run([self.tool("psql"), "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-F", SEPARATOR,
+                           "-d", database or self.maintenance_db, "-f", "-"], env,
+                          "psql on %s" % (database or self.maintenance_db), input=sql, errors_apart=True)
+        return [line.split(SEPARATOR) for line in result.output.splitlines() if line]
+
+    def server_version(self, env) -> tuple:
+        """(server_version_num, server_version)."""
+        rows = self.query(env, "SELECT current_setting('server_version_num'), current_setting('server_version');")
+        return int(rows[0][0]), rows[0][1].split()[0]
+
+    def databases(self, env) -> list:
+        """Every database a client can connect to, but the templates."""
+        return [row[0] for row in self.query(
+            env, "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1;")]
+
+    def database_facts(self, env, names) -> dict:
+        """Per database: its size in bytes, owner, encoding and locale (what a restore recreates it with)."""
+        rows = self.query(env, "SELECT datname, pg_database_size(oid), pg_get_userbyid(datdba), "
+                               "pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database "
+                               "WHERE datname IN (%s);" % ", ".join(literal(name) for name in names))
+        return {row[0]: {"bytes": int(row[1]), "owner": row[2], "encoding": row[3], "collate": row[4],
+                         "ctype": row[5]} for row in rows}
+
+    def count_rows(self, env, database, session=None) -> dict:
+        """Rows per table (``schema.table``) of ``database``, in ``session``'s snapshot when given."""
+        ask = session.query if session is not None else (lambda sql: self.query(env, sql, database))
+        tables = ask(USER_TABLES + ";")
+        if not tables:
+            return {}
+        counts = ask(" UNION ALL ".join("SELECT %s, count(*) FROM %s.%s" % (
+            literal("%s.%s" % (schema, table)), ident(schema), ident(table)) for schema, table in tables) + ";")
+        return {name: int(count) for name, count in counts}
+
+    @contextlib.contextmanager
+    def snapshot(self, env, database):
+        """A session holding a repeatable-read snapshot of ``database`` open; yields it (``.id`` for pg_dump)."""
+        session = Session(self, env, database)
+        try:
+            session.id = session.query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; "
+                                       "SELECT pg_export_snapshot();")[0][0]
+            yield session
+        finally:
+            session.close()
+
+    def dump(self, env, database, out, snapshot_id=None, schema_only=False, compress=None) -> int:
+        """``pg_dump`` of ``database`` in custom format into ``out`` as it comes; returns the bytes."""
+        argv = [self.tool("pg_dump"), "--format=custom", "--no-password"]
+        if snapshot_id:
+            argv.append("--snapshot=%s" % snapshot_id)
+        if schema_only:
+            argv.append("--schema-only")
+        if compress is not None:
+            argv.append("--compress=%d" % compress)
+        argv += ["--dbname", database]
+        return self.stream(argv, env, out, "pg_dump of database %s" % database)
+
+    def dump_globals(self, env, out) -> int:
+        """``pg_dumpall --globals-only`` (roles with their passwords, tablespaces) into ``out``."""
+        return self.stream([self.tool("pg_dumpall"), "--globals-only", "--no-password"], env, out,
+                           "pg_dumpall --globals-only")
+
+    def stream(self, argv, env, out, what) -> int:
+        try:
+            return stream(argv, out, what=what, env=env, secrets=[self.password], error=PostgresError,
+                          missing=MISSING, user=self.os_user or None)
+        except PostgresError as exc:
+            raise PostgresError(explain(str(exc), self))
+
+    def restore_globals(self, env, path):
+        """Runs the globals script; a role or tablespace the server has already is no error (it is altered to
+        what the backup says), any other error is."""
+        result = self.run([self.tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=0", "-d", self.maintenance_db,
+                           "-f", path], env, "psql of the roles and tablespaces", check=False)
+        errors = [line for line in result.output.splitlines() if "ERROR:" in line and not ALREADY_THERE.match(line)]
+        if result.code != 0 or errors:
+            raise PostgresError("restoring the roles and tablespaces failed: %s"
+                                % " / ".join(errors[-3:] or [result.tail()]))
+
+    def exists(self, env, database) -> bool:
+        return bool(self.query(env, "SELECT 1 FROM pg_database WHERE datname = %s;" % literal(database)))
+
+    def create(self, env, database, facts):
+        """An empty database from template0 with the backup's encoding and locale (owner set after the restore:
+        the role may come with the restore's globals)."""
+        clauses = ["TEMPLATE template0"]
+        for clause, key in (("ENCODING", "encoding"), ("LC_COLLATE", "collate"), ("LC_CTYPE", "ctype")):
+            if facts.get(key):
+                clauses.append("%s %s" % (clause, literal(facts[key])))
+        self.query(env, "CREATE DATABASE %s %s;" % (ident(database), " ".join(clauses)))
+
+    def drop(self, env, database):
+        self.query(env, "DROP DATABASE IF EXISTS %s WITH (FORCE);" % ident(database))
+
+    def restore(self, env, path, database, jobs=1):
+        """``pg_restore`` of the custom-format file ``path`` into the existing, empty ``database``."""
+        argv = [self.tool("pg_restore"), "--exit-on-error", "--no-password", "--dbname", database]
+        if jobs > 1:
+            argv.append("--jobs=%d" % jobs)
+        self.run(argv + [path], env, "pg_restore into database %s" % database, timeout=None)
+
+    def replace(self, env, temporary, database, owner=None):
+        """``temporary`` (complete) becomes ``database``, in place of the one there, if any."""
+        self.drop(env, database)
+        self.query(env, "ALTER DATABASE %s RENAME TO %s;" % (ident(temporary), ident(database)))
+        if owner:
+            self.query(env, "ALTER DATABASE %s OWNER TO %s;" % (ident(database), ident(owner)))
+
+
+class Session:
+    """One psql process kept open (a transaction that holds a snapshot), fed statement by statement."""
+
+    # What psql echoes after each statement: the end of its rows.
+    END = "--drkit-end-of-result--"
+
+    def __init__(self, connection, env, database):
+        self.connection = connection
+        self.database = database
+        self.id = None
+        environment = dict(os.environ)
+        environment.update(env)
+        self._errors = tempfile.TemporaryFile()
+        try:
+            self._proc = subprocess.Popen(
+                [connection.tool("psql"), "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-F", SEPARATOR,
+                 "-d", database], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors,
+                env=environment, user=connection.os_user or None)
+        except (FileNotFoundError, PermissionError) as exc:
+            self._errors.close()
+            raise PostgresError("psql could not be run: %s" % exc)
+
+    def query(self, sql: str) -> list:
+        """The rows of ``sql``, each a list of strings."""
+        try:
+            self._proc.stdin.write(("%s\n\\echo %s\n" % (sql, self.END)).encode())
+            self._proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # psql has ended: its error output says why, below
+        rows = []
+        while True:
+            line = self._proc.stdout.readline()
+            if not line:
+                self._proc.wait()
+                self._errors.seek(0)
+                message = self._errors.read().decode("utf-8", "replace").strip() or "it ended"
+                raise PostgresError(explain("psql on database %s failed: %s" % (self.database, message),
+                                            self.connection))
+            text = line.decode("utf-8", "replace").rstrip("\n")
+            if text == self.END:
+                return rows
+            if text:
+                rows.append(text.split(SEPARATOR))
+
+    def close(self):
+        with contextlib.suppress(OSError):
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc.stdout.close()
+        self._errors.close()
+
+
+def explain(message: str, connection) -> str:
+    """A libpq failure in words an operator acts on (the server's own words kept)."""
+    if "password authentication failed" in message or "no password supplied" in message:
+        return ("%s refused the login (wrong or missing password): check provider_secrets.password and the "
+                "role; %s" % (connection.describe(), message))
+    if "Connection refused" in message or "No such file or directory" in message and "socket" in message:
+        return "%s is not reachable (is it running, and are host and port right?): %s" % (
+            connection.describe(), message)
+    return message
