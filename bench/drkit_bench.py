@@ -8,8 +8,9 @@
     drkit_bench.py restore KEYSTORE BACKUP TARGET
     drkit_bench.py offline KEYSTORE DEST SERVICE_SCRIPT PATH   offline backup stopping SERVICE_SCRIPT's service
     drkit_bench.py hash    PATH...                    the machine's limit: read and SHA-256 everything once
-    drkit_bench.py pg-create  KEYSTORE DEST SOCKET_DIR PORT DATABASE        postgresql provider, one database
-    drkit_bench.py pg-restore KEYSTORE BACKUP SOCKET_DIR PORT DATABASE AS   restore it as database AS
+    drkit_bench.py db-create  PROVIDER KEYSTORE DEST CONNECTION DATABASE        a database provider, one database
+    drkit_bench.py db-restore PROVIDER KEYSTORE BACKUP CONNECTION DATABASE AS   restore it as database AS
+                   (CONNECTION: the provider's connection options, as JSON)
 
 Prints one JSON object. It calls the collection's engine (module_utils) directly, as the modules do,
 without Ansible around it.
@@ -47,6 +48,16 @@ def main(argv):
     command = argv[0]
     if command == "hash":
         return read_and_hash(argv[1:])
+    if command.startswith("db-"):
+        provider, connection = argv[1], json.loads(argv[4])
+        store = Keystore(argv[2])
+        if command == "db-create":
+            result = create_backup(store, provider, dict(connection, databases=[argv[5]], globals=False),
+                                   online=True, dest=argv[3])
+            return {"path": result["path"], "stored": result["backup"]["storedSize"]}
+        result = restore_backup(Unlocker(store), argv[3], provider_options=dict(
+            connection, globals=False, target_databases={argv[5]: argv[6]}))
+        return {"changed": result["changed"]}
     store = Keystore(argv[1])
     if command == "create":
         result = create_backup(store, "files", {"paths": argv[3:]}, dest=argv[2])
@@ -58,15 +69,6 @@ def main(argv):
                                start_command=script + " start {service}")
         return {"path": result["path"], "downtime": result["downtime_seconds"],
                 "duration": result["duration_seconds"]}
-    if command.startswith("pg-"):
-        server = {"host": argv[3], "port": int(argv[4]), "user": "postgres"}
-        if command == "pg-create":
-            result = create_backup(store, "postgresql", dict(server, databases=[argv[5]], globals=False),
-                                   online=True, dest=argv[2])
-            return {"path": result["path"], "stored": result["backup"]["storedSize"]}
-        result = restore_backup(Unlocker(store), argv[2], provider_options=dict(
-            server, globals=False, target_databases={argv[5]: argv[6]}))
-        return {"changed": result["changed"]}
     if command == "verify":
         result = backup_info(argv[2], argv[3], Unlocker(store))
         if not result["verified"]:

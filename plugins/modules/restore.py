@@ -23,7 +23,8 @@ description:
   - Before anything stops, the backup's release rule (C(restorableTo) in its header, written from its provider's
     rule) is checked against the product's release on this host, naming both. V(files) has no rule. V(freeipa)
     allows the same X.Y series (another release within it is a warning) and refuses another series unless
-    O(force_release). V(postgresql) allows the same major release or a newer one. A backup made before the rule was recorded is not constrained.
+    O(force_release). V(postgresql) allows the same major release or a newer one, V(mysql) the same major.minor
+    release or a newer one of the same server (MariaDB or MySQL). A backup made before the rule was recorded is not constrained.
   - For V(freeipa), the whole backup is verified while it is staged back into ipa-restore's layout (a private
     directory under C(/var/lib/ipa/backup), never C(/tmp), which IdM's directory server cannot read), then the
     real C(ipa-restore) restores it, stopping and starting the IdM services itself. Before anything is staged or
@@ -37,6 +38,9 @@ description:
     touched, unless C(replace); the verified dumps are staged in a root-only directory, the roles restored first,
     and each database restored with C(pg_restore) under a temporary name that takes the old one's place only
     once complete. A backup from a newer PostgreSQL major release is refused, naming both.
+  - For V(mysql), the same refusal; the verified dumps are staged in a root-only directory, the accounts the
+    server lacks created first, and each database created empty and loaded with the C(mariadb) client. With
+    C(replace), the database there is dumped first and loaded again if the restore fails.
 options:
   backup:
     description: The backup directory, or single-file backup, to restore.
@@ -59,7 +63,7 @@ options:
     description:
       - Secrets of the provider (those its documentation marks as secrets), never logged, returned or put on a
         command line. For V(freeipa), C(dm_password), the Directory Manager password (needed on a configured IdM
-        server); for V(postgresql), C(password), the role's.
+        server); for V(postgresql) and V(mysql), C(password), the role's or the account's.
     type: dict
     default: {}
   force_release:
@@ -147,9 +151,9 @@ backup:
   returned: success
   type: dict
 actions:
-  description: For providers that restore with the product's own tool (V(freeipa), V(postgresql)), what was done
+  description: For providers that restore with the product's own tool (V(freeipa), V(postgresql), V(mysql)), what was done
     (or would be).
-  returned: for V(freeipa) and V(postgresql)
+  returned: for V(freeipa), V(postgresql) and V(mysql)
   type: list
   elements: str
   sample: ["ipa-restore restored ipa-full-2026-11-23-02-00-01 (FULL restore) on idm2.example.com; the IdM services

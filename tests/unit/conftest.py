@@ -289,3 +289,70 @@ def psql(server, sql, database="postgres"):
     out = run("psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-F", "|", "-h", server["host"],
               "-p", str(server["port"]), "-U", "postgres", "-d", database, "-f", "-", input=sql).stdout
     return [tuple(line.split("|")) for line in out.splitlines() if line]
+
+
+# --- a real MariaDB server (tests/servers/mariadb.sh), once per session ----------------------------
+
+MARIADB_ADMIN_PASSWORD = "Adm1n \"pass\":word"
+
+
+@pytest.fixture(scope="session")
+def mariadb_server():
+    """A MariaDB server of the tests' own: ``socket`` (where root logs in as the OS user root), ``port``, and
+    ``admin``, an account with every privilege that logs in with ``admin_password`` (over TCP on 127.0.0.1 too)."""
+    require("mariadbd", "mariadb", "mariadb-dump", "mariadb-install-db")
+    script = os.path.join(os.path.dirname(__file__), os.pardir, "servers", "mariadb.sh")
+    where, port = "/var/tmp/drkit-tests-mariadb/unit", "55306"
+    os.makedirs(os.path.dirname(where), mode=0o755, exist_ok=True)
+    run(script, "start", where, port)
+    server = {"socket": os.path.join(where, "mysqld.sock"), "port": int(port), "admin": "drkit_admin",
+              "admin_password": MARIADB_ADMIN_PASSWORD}
+    password = MARIADB_ADMIN_PASSWORD.replace("\\", "\\\\").replace("'", "\\'")
+    mariadb(server, "CREATE OR REPLACE USER drkit_admin@'%%' IDENTIFIED BY '%s'; "
+                    "GRANT ALL PRIVILEGES ON *.* TO drkit_admin@'%%' WITH GRANT OPTION;" % password)
+    try:
+        yield server
+    finally:
+        run(script, "stop", where)
+
+
+def mariadb(server, sql, database=None):
+    """The rows of ``sql`` as root over the socket, each a tuple of strings."""
+    out = run("mariadb", "--no-defaults", "--socket=%s" % server["socket"], "-u", "root", "--batch",
+              "--skip-column-names", "--raw", *(["--database=%s" % database] if database else []), input=sql).stdout
+    return [tuple(line.split("\t")) for line in out.splitlines() if line]
+
+
+@pytest.fixture
+def command_lines(monkeypatch):
+    """Every command line started while the test runs (subprocess.Popen's argv, joined): where a secret must
+    never be, since every user of the host can read them."""
+    import subprocess
+    seen = []
+    real_popen = subprocess.Popen
+
+    def recording(argv, *args, **kwargs):
+        seen.append(" ".join(argv))
+        return real_popen(argv, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", recording)
+    return seen
+
+
+def killed_halfway(path, real_tool, after=65536):
+    """Writes at ``path`` a stand-in that runs ``real_tool`` and is killed (SIGKILL) once it has written ``after``
+    bytes, as if the OOM killer took it."""
+    import sys
+    with open(path, "w") as out:
+        out.write(KILLED_HALFWAY % (sys.executable, real_tool, after))
+    os.chmod(path, 0o755)
+
+
+KILLED_HALFWAY = """#!%s
+import os, signal, subprocess, sys
+child = subprocess.Popen([%r] + sys.argv[1:], stdout=subprocess.PIPE)
+sys.stdout.buffer.write(child.stdout.read(%d))
+sys.stdout.buffer.flush()
+child.kill()
+os.kill(os.getpid(), signal.SIGKILL)
+"""

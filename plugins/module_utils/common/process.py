@@ -74,11 +74,12 @@ def _checked_argv(argv, secrets) -> list:
 
 
 def run(argv, *, what=None, input=None, secrets=(), env=None, timeout=DEFAULT_TIMEOUT, cwd=None, check=True,
-        ok=(0,), expect=None, refuse=(), error=ToolError, missing=None, user=None, errors_apart=False) -> Result:
+        ok=(0,), expect=None, refuse=(), error=ToolError, missing=None, user=None, errors_apart=False,
+        stdin_path=None) -> Result:
     """Runs ``argv`` and returns its :class:`Result`.
 
     ``what`` names the run in messages ("stop of service slapd"; default the program's name). ``input`` is
-    text for standard input (otherwise it is closed). ``env`` is added to this process's environment. With
+    text for standard input, ``stdin_path`` a file read as it (otherwise it is closed). ``env`` is added to this process's environment. With
     ``check`` (the default), an exit code not in ``ok``, an output that does not match the regular expression
     ``expect``, or one that matches any of ``refuse``, raises ``error`` with the tail of the output.
     ``missing`` is the advice given when the program is not installed. ``user`` runs it as that user (root only).
@@ -88,15 +89,18 @@ def run(argv, *, what=None, input=None, secrets=(), env=None, timeout=DEFAULT_TI
     what = what or os.path.basename(argv[0])
     environment = dict(os.environ)
     environment.update(env or {})
-    try:
-        proc = subprocess.run(argv, input=input.encode() if input is not None else None,
-                              stdin=None if input is not None else subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE if errors_apart else subprocess.STDOUT,
-                              env=environment, cwd=cwd, timeout=timeout, check=False, user=user)
-    except (FileNotFoundError, PermissionError) as exc:
-        raise _not_run(exc, what, argv[0], missing, error)
-    except subprocess.TimeoutExpired:
-        raise error("%s did not finish within %d seconds and was stopped" % (what, timeout))
+    with contextlib.ExitStack() as stack:
+        stdin = stack.enter_context(open(stdin_path, "rb")) if stdin_path else (
+            None if input is not None else subprocess.DEVNULL)
+        try:
+            proc = subprocess.run(argv, input=input.encode() if input is not None else None, stdin=stdin,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE if errors_apart else subprocess.STDOUT,
+                                  env=environment, cwd=cwd, timeout=timeout, check=False, user=user)
+        except (FileNotFoundError, PermissionError) as exc:
+            raise _not_run(exc, what, argv[0], missing, error)
+        except subprocess.TimeoutExpired:
+            raise error("%s did not finish within %d seconds and was stopped" % (what, timeout))
     result = Result(proc.returncode, mask(proc.stdout.decode("utf-8", "replace"), secrets),
                     mask(proc.stderr.decode("utf-8", "replace"), secrets) if errors_apart else "")
     if not check:

@@ -18,11 +18,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import shutil
-import subprocess
-import tempfile
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.process import ToolError, run, secret_file, stream
+from ansible_collections.drkit.backup.plugins.module_utils.providers.databases.session import END, ClientSession
 
 APPLICATION = "drkit.backup"
 # Field separator of psql's unaligned output: never in a name or a number.
@@ -59,8 +59,10 @@ def major(version_num: int) -> int:
 class Connection:
     """How to reach one PostgreSQL server, and the tools that talk to it."""
 
+    error = PostgresError
+
     def __init__(self, host=None, port=None, user=None, password=None, sslmode=None, sslrootcert=None,
-                 bin_dir=None, os_user=None, maintenance_db="postgres"):
+                 bin_dir=None, os_user=None, jobs=1, maintenance_db="postgres"):
         self.host = host
         self.port = port
         self.user = user
@@ -69,6 +71,7 @@ class Connection:
         self.sslrootcert = sslrootcert
         self.bin_dir = bin_dir
         self.os_user = os_user
+        self.jobs = jobs
         self.maintenance_db = maintenance_db
 
     def describe(self) -> str:
@@ -136,6 +139,10 @@ class Connection:
         return {row[0]: {"bytes": int(row[1]), "owner": row[2], "encoding": row[3], "collate": row[4],
                          "ctype": row[5]} for row in rows}
 
+    def tables(self, env, database) -> list:
+        """The user tables of ``database``, as ``schema.table``."""
+        return ["%s.%s" % (schema, table) for schema, table in self.query(env, USER_TABLES + ";", database)]
+
     def count_rows(self, env, database, session=None) -> dict:
         """Rows per table (``schema.table``) of ``database``, in ``session``'s snapshot when given."""
         ask = session.query if session is not None else (lambda sql: self.query(env, sql, database))
@@ -157,15 +164,16 @@ class Connection:
         finally:
             session.close()
 
-    def dump(self, env, database, out, snapshot_id=None, schema_only=False, compress=None) -> int:
-        """``pg_dump`` of ``database`` in custom format into ``out`` as it comes; returns the bytes."""
-        argv = [self.tool("pg_dump"), "--format=custom", "--no-password"]
-        if snapshot_id:
-            argv.append("--snapshot=%s" % snapshot_id)
+    def dump(self, env, database, out, session=None, schema_only=False) -> int:
+        """``pg_dump`` of ``database`` in custom format into ``out`` as it comes, in ``session``'s snapshot;
+        returns the bytes."""
+        # Uncompressed: drkit's own compression (zstd, on the worker threads) is both faster than pg_dump's
+        # (zlib, on its one process) and smaller.
+        argv = [self.tool("pg_dump"), "--format=custom", "--no-password", "--compress=0"]
+        if session is not None:
+            argv.append("--snapshot=%s" % session.id)
         if schema_only:
             argv.append("--schema-only")
-        if compress is not None:
-            argv.append("--compress=%d" % compress)
         argv += ["--dbname", database]
         return self.stream(argv, env, out, "pg_dump of database %s" % database)
 
@@ -213,6 +221,27 @@ class Connection:
             argv.append("--jobs=%d" % jobs)
         self.run(argv + [path], env, "pg_restore into database %s" % database, timeout=None)
 
+    def restore_method(self, replace) -> str:
+        """How :meth:`restore_database` goes about it, for a restore's plan."""
+        return "%s with pg_restore (%d job(s))" % (", replacing the one there once complete" if replace else "",
+                                                   self.jobs)
+
+    def restore_database(self, env, path, target, facts, replace=False, stage_dir=None):
+        """Restores the dump at ``path`` as ``target``: into a new database under a temporary name, which takes
+        ``target``'s place (when ``replace``) only once complete; a failed restore leaves the one there alone."""
+        temporary = "%s_drkit_%s" % (target[:40], secrets.token_hex(4))
+        self.create(env, temporary, facts)
+        try:
+            self.restore(env, path, temporary, jobs=self.jobs)
+            if self.exists(env, target) and not replace:
+                raise PostgresError("database %s appeared on %s during the restore: it was left alone; restore "
+                                    "again with replace true" % (target, self.describe()))
+            self.replace(env, temporary, target, owner=facts.get("owner"))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.drop(env, temporary)
+            raise
+
     def replace(self, env, temporary, database, owner=None):
         """``temporary`` (complete) becomes ``database``, in place of the one there, if any."""
         self.drop(env, database)
@@ -221,60 +250,15 @@ class Connection:
             self.query(env, "ALTER DATABASE %s OWNER TO %s;" % (ident(database), ident(owner)))
 
 
-class Session:
+class Session(ClientSession):
     """One psql process kept open (a transaction that holds a snapshot), fed statement by statement."""
 
-    # What psql echoes after each statement: the end of its rows.
-    END = "--drkit-end-of-result--"
-
     def __init__(self, connection, env, database):
-        self.connection = connection
-        self.database = database
+        super().__init__([connection.tool("psql"), "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-F", SEPARATOR,
+                          "-d", database], env, connection.os_user or None, PostgresError,
+                         lambda message: explain(message, connection), "psql on database %s" % database,
+                         SEPARATOR, "\\echo %s" % END)
         self.id = None
-        environment = dict(os.environ)
-        environment.update(env)
-        self._errors = tempfile.TemporaryFile()
-        try:
-            self._proc = subprocess.Popen(
-                [connection.tool("psql"), "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-F", SEPARATOR,
-                 "-d", database], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors,
-                env=environment, user=connection.os_user or None)
-        except (FileNotFoundError, PermissionError) as exc:
-            self._errors.close()
-            raise PostgresError("psql could not be run: %s" % exc)
-
-    def query(self, sql: str) -> list:
-        """The rows of ``sql``, each a list of strings."""
-        try:
-            self._proc.stdin.write(("%s\n\\echo %s\n" % (sql, self.END)).encode())
-            self._proc.stdin.flush()
-        except BrokenPipeError:
-            pass  # psql has ended: its error output says why, below
-        rows = []
-        while True:
-            line = self._proc.stdout.readline()
-            if not line:
-                self._proc.wait()
-                self._errors.seek(0)
-                message = self._errors.read().decode("utf-8", "replace").strip() or "it ended"
-                raise PostgresError(explain("psql on database %s failed: %s" % (self.database, message),
-                                            self.connection))
-            text = line.decode("utf-8", "replace").rstrip("\n")
-            if text == self.END:
-                return rows
-            if text:
-                rows.append(text.split(SEPARATOR))
-
-    def close(self):
-        with contextlib.suppress(OSError):
-            self._proc.stdin.close()
-        try:
-            self._proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        self._proc.stdout.close()
-        self._errors.close()
 
 
 def explain(message: str, connection) -> str:

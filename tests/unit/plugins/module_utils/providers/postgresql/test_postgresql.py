@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import pytest
 
@@ -16,7 +15,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.operations.restore im
 from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
 from ansible_collections.drkit.backup.plugins.module_utils.providers import get_provider
 
-from conftest import psql
+from conftest import killed_halfway, psql
 
 CLERK_PASSWORD = "Cl3rk's pass:word"
 # What the user compares after a restore: the row counts, a checksum of an ordered query, the function's answer.
@@ -146,15 +145,7 @@ def test_check_mode_changes_nothing(shop, tmp_path, keystore):
     assert psql(shop, "SELECT count(*) FROM orders;", "shop") == [("0",)]
 
 
-def test_a_wrong_password_is_one_clear_message_and_never_shown(shop, tmp_path, keystore, monkeypatch):
-    seen = []
-    real_popen = subprocess.Popen
-
-    def recording(argv, *args, **kwargs):
-        seen.append(" ".join(argv))
-        return real_popen(argv, *args, **kwargs)
-
-    monkeypatch.setattr(subprocess, "Popen", recording)
+def test_a_wrong_password_is_one_clear_message_and_never_shown(shop, tmp_path, keystore, command_lines):
     wrong = "not-the-password-%s" % os.getpid()
     admin = {"host": "127.0.0.1", "port": shop["port"], "user": shop["admin"], "databases": ["shop"]}
     with pytest.raises(DrkitError) as failed:
@@ -163,7 +154,7 @@ def test_a_wrong_password_is_one_clear_message_and_never_shown(shop, tmp_path, k
     message = str(failed.value)
     assert "refused the login (wrong or missing password)" in message and "drkit_admin" in message
     assert wrong not in message
-    assert seen and not any(wrong in argv for argv in seen)
+    assert command_lines and not any(wrong in line for line in command_lines)
     assert not (tmp_path / "backups").exists()
     # The right one, the same way, over TCP.
     made = create_backup(keystore, "postgresql", admin, online=True, dest=str(tmp_path / "backups"),
@@ -178,9 +169,7 @@ def test_a_dump_killed_halfway_leaves_no_backup_and_no_plaintext(shop, tmp_path,
     bin_dir.mkdir()
     for tool in ("psql", "pg_dumpall", "pg_restore"):
         os.symlink(os.path.join(real, tool), str(bin_dir / tool))
-    killer = bin_dir / "pg_dump"
-    killer.write_text(KILLED_DUMP % (sys.executable, os.path.join(real, "pg_dump")))
-    killer.chmod(0o755)
+    killed_halfway(str(bin_dir / "pg_dump"), os.path.join(real, "pg_dump"))
     psql(shop, "INSERT INTO items SELECT g, repeat('y', 500), 1 FROM generate_series(10001, 20000) g;", "shop")
     dest = tmp_path / "backups"
     with pytest.raises(DrkitError, match="pg_dump of database shop was killed by signal 9 after 65536 bytes"):
@@ -190,17 +179,6 @@ def test_a_dump_killed_halfway_leaves_no_backup_and_no_plaintext(shop, tmp_path,
     leftovers = [os.path.join(top, name) for where in (str(dest), str(tmp_path / "state"))
                  for top, _dirs, files in os.walk(where) for name in files if "shop" in name or name.endswith(".dump")]
     assert leftovers == []
-
-
-KILLED_DUMP = """#!%s
-# The real pg_dump, killed (SIGKILL) once it has written 64 KiB, as if the OOM killer took it.
-import os, signal, subprocess, sys
-child = subprocess.Popen([%r] + sys.argv[1:], stdout=subprocess.PIPE)
-sys.stdout.buffer.write(child.stdout.read(65536))
-sys.stdout.buffer.flush()
-child.kill()
-os.kill(os.getpid(), signal.SIGKILL)
-"""
 
 
 def test_a_backup_from_a_newer_major_release_is_refused_naming_both(shop):
