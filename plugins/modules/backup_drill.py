@@ -50,9 +50,10 @@ options:
       - The user's checks of the restored instance, each a dict with a C(name) and one of C(command)
         (C(argv), C(stdout_contains)), C(ldap_search) (C(uri), C(base), C(filter), C(scope), C(bind_dn),
         C(password_secret), C(min_entries)), C(sql) (C(engine) V(postgresql) or V(mysql), C(query), C(expect),
-        C(host), C(port), C(user), C(database), C(password_secret)) or C(http) (C(url), C(status), C(contains),
+        C(host), C(port), C(socket) (MySQL), C(user), C(database), C(password_secret)) or C(http) (C(url), C(status), C(contains),
         C(ca_file), C(validate_certs)); each also takes C(timeout) (seconds, default 60).
-      - C({root}) in a command's words, a URL or a query is the scratch target's root.
+      - C({root}) in a command's words, a URL, a query, a host or a socket is the scratch target's root (a database
+        drill's server listens on C({root}/postgresql) or C({root}/mysql/mysqld.sock)).
       - C(password_secret) names an entry of O(check_secrets); the password reaches the tool through a root-only file
         or an environment variable, never its command line, and is masked in every message.
     type: list

@@ -8,11 +8,12 @@ Each check is a dict with a ``name`` and exactly one kind:
 - ``command``: ``{argv: [...]}`` must exit 0 (and print ``stdout_contains`` when given);
 - ``ldap_search``: ``{uri, base, filter, scope, bind_dn, password_secret, min_entries}`` must find at least
   ``min_entries`` entries (default 1), through ``ldapsearch``;
-- ``sql``: ``{engine: postgresql|mysql, query, expect, host, port, user, database, password_secret}`` must
-  return ``expect`` (its first row, columns joined by a tab), through ``psql`` or ``mysql``;
+- ``sql``: ``{engine: postgresql|mysql, query, expect, host, port, socket, user, database, password_secret}`` must
+  return ``expect`` (its first row, columns joined by a tab), through ``psql`` or ``mysql`` (``socket``: MySQL's);
 - ``http``: ``{url, status, contains, ca_file, validate_certs}`` must answer ``status`` (default 200).
 
-``{root}`` in a command's words, a URL or a query is the scratch target's root. Passwords are named, never
+``{root}`` in a command's words, a URL, a query, a host or a socket is the scratch target's root (a database
+drill's server listens on a socket there: ``{root}/postgresql``, ``{root}/mysql/mysqld.sock``). Passwords are named, never
 given: ``password_secret`` names an entry of the drill's no_log secrets, which reaches the tool through a
 root-only file or an environment variable and is masked in every message.
 """
@@ -31,7 +32,8 @@ from ansible_collections.drkit.backup.plugins.module_utils.common.errors import 
 KINDS = {
     "command": {"argv", "stdout_contains", "timeout"},
     "ldap_search": {"uri", "base", "filter", "scope", "bind_dn", "password_secret", "min_entries", "timeout"},
-    "sql": {"engine", "query", "expect", "host", "port", "user", "database", "password_secret", "timeout"},
+    "sql": {"engine", "query", "expect", "host", "port", "socket", "user", "database", "password_secret",
+            "timeout"},
     "http": {"url", "status", "contains", "ca_file", "validate_certs", "timeout"},
 }
 REQUIRED = {"command": ("argv",), "ldap_search": ("uri", "base"), "sql": ("engine", "query", "expect"),
@@ -154,15 +156,16 @@ def _sql(spec, secrets, root, timeout, inside):
         argv = ["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", query]
         for flag, key in (("-h", "host"), ("-p", "port"), ("-U", "user"), ("-d", "database")):
             if spec.get(key) is not None:
-                argv[1:1] = [flag, str(spec[key])]
+                argv[1:1] = [flag, _fill(spec[key], root)]
         if password is not None:
             env["PGPASSWORD"] = password
         env["PGCONNECT_TIMEOUT"] = str(timeout)
     else:
         argv = ["mysql", "--batch", "--skip-column-names", "--connect-timeout=%d" % timeout, "-e", query]
-        for flag, key in (("--host", "host"), ("--port", "port"), ("--user", "user"), ("--database", "database")):
+        for flag, key in (("--host", "host"), ("--port", "port"), ("--socket", "socket"), ("--user", "user"),
+                          ("--database", "database")):
             if spec.get(key) is not None:
-                argv[1:1] = ["%s=%s" % (flag, spec[key])]
+                argv[1:1] = ["%s=%s" % (flag, _fill(spec[key], root))]
         if password is not None:
             env["MYSQL_PWD"] = password
     result = process.run(inside(argv), what=argv[0], env=env, timeout=timeout + 5, check=False,

@@ -21,7 +21,10 @@ import contextlib
 import os
 import re
 import shutil
+import signal
+import subprocess
 import tempfile
+import time
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.process import ToolError, run, secret_file, stream
 from ansible_collections.drkit.backup.plugins.module_utils.providers.databases.session import END, ClientSession
@@ -335,3 +338,77 @@ def explain(message: str, connection) -> str:
         return ("the account needs the RELOAD privilege (FLUSH TABLES WITH READ LOCK, held a moment so that the "
                 "rows counted are the rows dumped): GRANT RELOAD ON *.* to it; %s" % message)
     return message
+
+
+class ScratchServer:
+    """A MariaDB server of a drill's own in ``directory`` (DESIGN decision 18): a new data directory
+    (mariadb-install-db), reachable only on its Unix socket there (--skip-networking: no client and no peer can
+    reach it), where root logs in as the OS user root. Removed with its directory."""
+
+    def __init__(self, directory, bin_dir=None):
+        self.directory = directory
+        self.data = os.path.join(directory, "data")
+        self.socket = os.path.join(directory, "mysqld.sock")
+        self.pidfile = os.path.join(directory, "mysqld.pid")
+        self.bin_dir = bin_dir
+        self.process = None
+
+    def options(self) -> dict:
+        return {"socket": self.socket, "user": "root"}
+
+    def _tool(self, name):
+        path = os.path.join(self.bin_dir, name) if self.bin_dir else shutil.which(name) or shutil.which(
+            os.path.join("/usr/sbin", name))
+        if not path or not os.access(path, os.X_OK):
+            raise MySQLError("%s is not installed on this host: install the MariaDB server (Debian: mariadb-server) "
+                             "to drill a backup (the drill restores into a server of its own)" % name)
+        return path
+
+    def start(self):
+        os.makedirs(self.directory, mode=0o700)
+        run([self._tool("mariadb-install-db"), "--no-defaults", "--user=root", "--datadir=%s" % self.data,
+             "--auth-root-authentication-method=socket", "--skip-test-db"],
+            what="mariadb-install-db of the drill's scratch server", error=MySQLError, timeout=300)
+        with open(os.path.join(self.directory, "error.log"), "ab") as log:
+            argv = [self._tool("mariadbd"), "--no-defaults", "--user=root", "--datadir=%s" % self.data,
+                    "--socket=%s" % self.socket, "--skip-networking", "--pid-file=%s" % self.pidfile,
+                    "--log-error=%s" % os.path.join(self.directory, "error.log"), "--innodb-flush-log-at-trx-commit=0"]
+            self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                            start_new_session=True)
+        deadline = time.monotonic() + 120
+        while not self._answers():
+            if time.monotonic() > deadline:
+                raise MySQLError("the drill's scratch server did not start within 120 s: see %s"
+                                 % os.path.join(self.directory, "error.log"))
+            time.sleep(0.2)
+
+    def _answers(self) -> bool:
+        done = run([self._tool("mariadb-admin"), "--no-defaults", "--socket=%s" % self.socket, "-u", "root", "ping"],
+                   what="mariadb-admin ping", error=MySQLError, check=False, timeout=10)
+        return done.code == 0
+
+    def stop(self) -> list:
+        if self.process is not None:  # started here: our child, so wait() both stops and reaps it
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                return ["the drill's scratch server (pid %d) did not stop within 60 s and was killed" % self.process.pid]
+            return []
+        try:  # left by a drill that was killed
+            with open(self.pidfile) as pid_file:
+                pid = int(pid_file.read().strip())
+        except (OSError, ValueError):
+            return []
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return []
+            time.sleep(0.2)
+        return ["the drill's scratch server (pid %d) did not stop within 60 s" % pid]

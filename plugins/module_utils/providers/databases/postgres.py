@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import re
 import secrets
 import shutil
@@ -270,3 +271,68 @@ def explain(message: str, connection) -> str:
         return "%s is not reachable (is it running, and are host and port right?): %s" % (
             connection.describe(), message)
     return message
+
+
+class ScratchServer:
+    """A PostgreSQL server of a drill's own in ``directory`` (DESIGN decision 18): a new cluster (initdb), reachable
+    only on its Unix socket there (no TCP at all: no client and no peer can reach it), run as ``os_user``
+    (PostgreSQL refuses root), which trusts the role postgres on that socket. Removed with its directory."""
+
+    PORT = 5432  # names the socket file only: the server listens on no TCP address
+
+    def __init__(self, directory, bin_dir=None, os_user="postgres"):
+        self.directory = directory
+        self.data = os.path.join(directory, "data")
+        self.bin_dir = bin_dir or server_bin_dir()
+        self.os_user = os_user
+
+    def options(self) -> dict:
+        return {"host": self.directory, "port": self.PORT, "user": "postgres", "os_user": self.os_user}
+
+    def _run(self, argv, what):
+        return run([os.path.join(self.bin_dir, argv[0])] + argv[1:], what=what, user=self.os_user,
+                   error=PostgresError, missing=SERVER_MISSING, timeout=300)
+
+    def start(self):
+        os.makedirs(self.directory, mode=0o700)
+        _chown(self.directory, self.os_user)
+        # The server runs as os_user, which must pass through the drill's scratch directory (root's, 0700).
+        os.chmod(os.path.dirname(self.directory), 0o711)
+        self._run(["initdb", "--no-sync", "--auth=trust", "--username=postgres", "--encoding=UTF8", "-D", self.data],
+                  "initdb of the drill's scratch server")
+        self._run(["pg_ctl", "-D", self.data, "-l", os.path.join(self.directory, "server.log"), "-w", "-o",
+                   "-c listen_addresses='' -c unix_socket_directories=%s -p %d -c fsync=off"
+                   % (self.directory, self.PORT), "start"], "start of the drill's scratch server")
+
+    def stop(self) -> list:
+        if not os.path.exists(os.path.join(self.data, "postmaster.pid")):
+            return []
+        try:
+            self._run(["pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop"],
+                      "stop of the drill's scratch server")
+        except PostgresError as exc:
+            return [str(exc)]
+        return []
+
+
+SERVER_MISSING = ("install the PostgreSQL server (Debian: postgresql) to drill a backup: the drill restores into a "
+                  "server of its own; or set bin_dir to where initdb and pg_ctl are")
+
+
+def server_bin_dir() -> str:
+    """Where initdb and pg_ctl are: Debian keeps them out of PATH, per major release (the newest)."""
+    found = sorted((os.path.join("/usr/lib/postgresql", name, "bin") for name in os.listdir("/usr/lib/postgresql")
+                    if os.path.exists(os.path.join("/usr/lib/postgresql", name, "bin", "initdb"))),
+                   key=lambda path: [int(part) for part in re.findall(r"\d+", path)]) \
+        if os.path.isdir("/usr/lib/postgresql") else []
+    if found:
+        return found[-1]
+    initdb = shutil.which("initdb")
+    if initdb is None:
+        raise PostgresError("initdb is not installed on this host: %s" % SERVER_MISSING)
+    return os.path.dirname(initdb)
+
+
+def _chown(path, user):
+    entry = pwd.getpwnam(user)
+    os.chown(path, entry.pw_uid, entry.pw_gid)

@@ -221,6 +221,26 @@ class DatabaseProvider(DumpProvider):
                                         "restore tool reported success but did not restore it all"
                                         % (target, self.connection.describe(), found, expected))
 
+    # --- drills (DESIGN decisions 18, 26) -----------------------------------------------------------------
+
+    def scratch_server(self, directory=None):
+        """The drill's own server in ``directory`` (default: the one these options, a scratch target's, name)."""
+        raise NotImplementedError
+
+    def scratch_options(self, scratch_dir, header):
+        """A server of the drill's own in the scratch directory, reachable on its socket only: never the live one,
+        and nothing in a dump names a peer to rewrite."""
+        return dict(self.scratch_server(os.path.join(scratch_dir, self.name)).options(), replace=False,
+                    target_databases={})
+
+    def scratch_start(self):
+        self._scratch = self.scratch_server()
+        self._scratch.start()
+
+    def scratch_end(self):
+        # The server this provider started, or one a killed drill left in the scratch directory.
+        return (getattr(self, "_scratch", None) or self.scratch_server()).stop()
+
     # --- health and content ----------------------------------------------------------------------------
 
     def health(self, header):

@@ -12,6 +12,8 @@ release or a newer one of the same server (MariaDB into MariaDB, MySQL into MySQ
 
 from __future__ import annotations
 
+import os
+
 from ansible_collections.drkit.backup.plugins.module_utils.providers.databases import mysql
 from ansible_collections.drkit.backup.plugins.module_utils.providers.databases.provider import DatabaseProvider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.mysql.options import OPTIONS
@@ -49,3 +51,10 @@ class MySQLProvider(DatabaseProvider):
                     "other" % (header.name, made, (header.manifest.get("database") or {}).get("version"),
                                self.product, self.product_version())]
         return super().check_release(header, force)
+
+    def scratch_server(self, directory=None):
+        return mysql.ScratchServer(directory or os.path.dirname(self.option("socket")), bin_dir=self.option("bin_dir"))
+
+    def scratch_options(self, scratch_dir, header):
+        # host localhost: the client then takes the socket, whatever the live options said.
+        return dict(super().scratch_options(scratch_dir, header), host="localhost")

@@ -39,3 +39,10 @@ class PostgreSQLProvider(DatabaseProvider):
     def series(self, version_num):
         """pg_dump's rule is about major releases: a dump of 15.x restores into any 15 or newer."""
         return str(postgres.major(version_num))
+
+    def scratch_server(self, directory=None):
+        return postgres.ScratchServer(directory or self.option("host"), bin_dir=self.option("bin_dir"),
+                                      os_user=self.option("os_user") or "postgres")
+
+    def scratch_options(self, scratch_dir, header):
+        return dict(super().scratch_options(scratch_dir, header), sslmode="disable")

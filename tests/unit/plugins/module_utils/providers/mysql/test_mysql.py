@@ -11,6 +11,7 @@ import pytest
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import DrkitError, InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
+from ansible_collections.drkit.backup.plugins.module_utils.operations.drill import drill_backup
 from ansible_collections.drkit.backup.plugins.module_utils.operations.info import backup_info
 from ansible_collections.drkit.backup.plugins.module_utils.operations.restore import restore_backup
 from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
@@ -250,3 +251,21 @@ def test_a_missing_database_is_refused_naming_what_the_server_has(shop, tmp_path
         create_backup(keystore, "mysql", options(shop, databases=["nowhere"]), online=True,
                       dest=str(tmp_path / "backups"))
     assert not (tmp_path / "backups").exists()
+
+
+def test_a_drill_restores_into_a_server_of_its_own_and_counts_what_the_backup_says(shop, tmp_path, keystore):
+    made = backup(keystore, tmp_path, shop)
+    before = mariadb(shop, FINGERPRINT, "shop")
+    scratch = str(tmp_path / "scratch")
+    total = {"name": "the shop's total", "sql": {"engine": "mysql", "socket": "{root}/mysql/mysqld.sock",
+                                                 "user": "root", "database": "shop",
+                                                 "query": "SELECT shop_total()", "expect": before[0][4]}}
+    drilled = drill_backup(Unlocker(keystore), made["path"], scratch, checks=[total],
+                           provider_options=options(shop))["drill"]
+    assert drilled["passed"], drilled["checks"]
+    assert [step["name"] for step in drilled["checks"]] == ["verify", "restore", "health", "databases", "content",
+                                                            "the shop's total"]
+    assert "the restored instance holds what the backup says" in drilled["checks"][-2]["message"]
+    assert drilled["torn_down"] and not os.path.exists(scratch)
+    assert mariadb(shop, FINGERPRINT, "shop") == before  # the live server was only read
+    assert subprocess.run(["pgrep", "-f", scratch], check=False).returncode == 1  # no scratch server left

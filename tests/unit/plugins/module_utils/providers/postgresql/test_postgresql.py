@@ -10,9 +10,11 @@ import pytest
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import DrkitError, InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
+from ansible_collections.drkit.backup.plugins.module_utils.operations.drill import drill_backup
 from ansible_collections.drkit.backup.plugins.module_utils.operations.info import backup_info
 from ansible_collections.drkit.backup.plugins.module_utils.operations.restore import restore_backup
 from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
+from ansible_collections.drkit.backup.plugins.module_utils.providers.databases import postgres
 from ansible_collections.drkit.backup.plugins.module_utils.providers import get_provider
 
 from conftest import killed_halfway, psql
@@ -119,7 +121,6 @@ def test_a_failed_restore_leaves_the_database_as_it_was(shop, tmp_path, keystore
     made = backup(keystore, tmp_path, shop)
     psql(shop, "DELETE FROM orders WHERE id > 10;", "shop")
     changed = psql(shop, FINGERPRINT, "shop")
-    from ansible_collections.drkit.backup.plugins.module_utils.providers.databases import postgres
 
     def fails(self, env, path, database, jobs=1):
         raise postgres.PostgresError("pg_restore into database %s failed (exit 1): disk full" % database)
@@ -201,3 +202,39 @@ def test_a_missing_database_is_refused_naming_what_the_server_has(shop, tmp_path
         create_backup(keystore, "postgresql", options(shop, databases=["nowhere"]), online=True,
                       dest=str(tmp_path / "backups"))
     assert not (tmp_path / "backups").exists()
+
+
+def test_a_drill_restores_into_a_server_of_its_own_and_counts_what_the_backup_says(shop, tmp_path, keystore):
+    made = backup(keystore, tmp_path, shop)
+    before = psql(shop, FINGERPRINT, "shop")
+    # The scratch server runs as postgres, which cannot pass through pytest's private temporary directory.
+    scratch = "/var/tmp/drkit-tests-pg/drill-%d" % os.getpid()
+    total = {"name": "the shop's total", "sql": {"engine": "postgresql", "host": "{root}/postgresql", "port": 5432,
+                                                 "user": "postgres", "database": "shop",
+                                                 "query": "SELECT shop_total()", "expect": before[0][-1]}}
+    drilled = drill_backup(Unlocker(keystore), made["path"], scratch, checks=[total],
+                           provider_options=options(shop))["drill"]
+    assert drilled["passed"], drilled["checks"]
+    assert [step["name"] for step in drilled["checks"]] == ["verify", "restore", "health", "databases", "content",
+                                                            "the shop's total"]
+    assert "the restored instance holds what the backup says" in drilled["checks"][-2]["message"]
+    assert drilled["torn_down"] and not os.path.exists(scratch)
+    assert psql(shop, FINGERPRINT, "shop") == before  # the live server was only read
+    assert subprocess.run(["pgrep", "-f", scratch], check=False).returncode == 1  # no scratch server left
+
+
+def test_a_drill_whose_restore_loses_rows_fails_the_content_check(shop, tmp_path, keystore, monkeypatch):
+    made = backup(keystore, tmp_path, shop)
+    real_restore = postgres.Connection.restore
+
+    def loses_orders(self, env, path, database, jobs=1):
+        real_restore(self, env, path, database, jobs)
+        self.query(env, "DELETE FROM orders WHERE id > 2990;", database)
+
+    monkeypatch.setattr(postgres.Connection, "restore", loses_orders)
+    scratch = "/var/tmp/drkit-tests-pg/drill-%d" % os.getpid()
+    drilled = drill_backup(Unlocker(keystore), made["path"], scratch, provider_options=options(shop))["drill"]
+    content = drilled["checks"][-1]
+    assert not drilled["passed"] and content["name"] == "content" and not content["passed"]
+    assert "public.orders" in content["message"] and "3000" in content["message"]
+    assert drilled["torn_down"] and not os.path.exists(scratch)
