@@ -164,12 +164,14 @@ demo: $(call needs,venv)
 	  ansible-playbook drkit.backup.demo -e demo_root=$(ROOT)/.demo
 
 # Not part of `make test`: drkit against restic, Borg, tar|gpg and the read-and-hash limit (see bench/run.py).
-# BENCH_ARGS="--scale 0.1 --reps 1" for a quick run; BENCH_DB_ARGS="--pg-gib 0.2 --mariadb-gib 0.1 --reps 1" for the databases.
+# BENCH_ARGS="--scale 0.1 --reps 1" for a quick run; BENCH_DB_ARGS="--pg-gib 0.2 --mariadb-gib 0.1 --reps 1" for the databases,
+# BENCH_LDAP_ARGS="--gib 0.1 --reps 1" for OpenLDAP.
 bench: $(call needs,venv collection)
 	$(call stage,bench)
 	hack/install-bench-deps
 	python bench/run.py $(BENCH_ARGS)
 	python bench/databases.py $(BENCH_DB_ARGS)
+	python bench/ldap.py $(BENCH_LDAP_ARGS)
 
 provider-docs: $(call needs,venv collection)
 	$(VENV)/bin/python hack/provider_docs.py

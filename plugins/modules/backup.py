@@ -31,8 +31,9 @@ options:
       - The product to back up. This release has V(files) (paths given in O(provider_options)), V(freeipa)
         (FreeIPA / Red Hat IdM through C(ipa-backup), which stops and starts the IdM services itself, so
         O(stop_command) and O(start_command) are not used), V(postgresql) (C(pg_dump) per database and
-        C(pg_dumpall --globals-only), streamed into the backup) and V(mysql) (MariaDB or MySQL, C(mariadb-dump)
-        per database and C(mariadb-dump --system=users), streamed into the backup).
+        C(pg_dumpall --globals-only), streamed into the backup), V(mysql) (MariaDB or MySQL, C(mariadb-dump)
+        per database and C(mariadb-dump --system=users), streamed into the backup) and V(ldap) (OpenLDAP, an LDIF
+        per database, C(slapcat) with slapd stopped or a paged C(ldapsearch) online, and C(cn=config) apart).
       - Required with O(state=present), except for O(stage=seal).
     type: str
   provider_options:
@@ -48,7 +49,8 @@ options:
     default: {}
   provider_secrets:
     description:
-      - The provider's passwords and keys (for V(postgresql) and V(mysql), C(password)), never logged or returned; they reach
+      - The provider's passwords and keys (for V(postgresql) and V(mysql), C(password); for V(ldap), the C(password) of
+        C(bind_dn)), never logged or returned; they reach
         the product's tools through a root-only file, standard input or the environment, never a command line.
     type: dict
     default: {}

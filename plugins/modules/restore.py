@@ -24,7 +24,9 @@ description:
     rule) is checked against the product's release on this host, naming both. V(files) has no rule. V(freeipa)
     allows the same X.Y series (another release within it is a warning) and refuses another series unless
     O(force_release). V(postgresql) allows the same major release or a newer one, V(mysql) the same major.minor
-    release or a newer one of the same server (MariaDB or MySQL). A backup made before the rule was recorded is not constrained.
+    release or a newer one of the same server (MariaDB or MySQL), V(ldap) the same X.Y series when it restores
+    C(cn=config) (C(restore_config)), any release for the entries alone. A backup made before the rule was recorded
+    is not constrained.
   - For V(freeipa), the whole backup is verified while it is staged back into ipa-restore's layout (a private
     directory under C(/var/lib/ipa/backup), never C(/tmp), which IdM's directory server cannot read), then the
     real C(ipa-restore) restores it, stopping and starting the IdM services itself. Before anything is staged or
@@ -41,6 +43,10 @@ description:
   - For V(mysql), the same refusal; the verified dumps are staged in a root-only directory, the accounts the
     server lacks created first, and each database created empty and loaded with the C(mariadb) client. With
     C(replace), the database there is dumped first and loaded again if the restore fails.
+  - For V(ldap), by default each database is loaded with C(slapadd) into a stopped slapd (refused while it runs,
+    and over a database with entries unless C(replace)), in a new directory that takes the old one's place only
+    once complete; C(restore_config) restores C(cn=config) first, for a fresh host. C(restore_with=ldapadd) adds
+    the entries to a running slapd instead, parents first, into an empty suffix only.
 options:
   backup:
     description: The backup directory, or single-file backup, to restore.
@@ -63,7 +69,8 @@ options:
     description:
       - Secrets of the provider (those its documentation marks as secrets), never logged, returned or put on a
         command line. For V(freeipa), C(dm_password), the Directory Manager password (needed on a configured IdM
-        server); for V(postgresql) and V(mysql), C(password), the role's or the account's.
+        server); for V(postgresql) and V(mysql), C(password), the role's or the account's; for V(ldap), the
+        C(password) of C(bind_dn).
     type: dict
     default: {}
   force_release:
@@ -151,9 +158,9 @@ backup:
   returned: success
   type: dict
 actions:
-  description: For providers that restore with the product's own tool (V(freeipa), V(postgresql), V(mysql)), what was done
-    (or would be).
-  returned: for V(freeipa), V(postgresql) and V(mysql)
+  description: For providers that restore with the product's own tool (V(freeipa), V(postgresql), V(mysql), V(ldap)), what
+    was done (or would be).
+  returned: for V(freeipa), V(postgresql), V(mysql) and V(ldap)
   type: list
   elements: str
   sample: ["ipa-restore restored ipa-full-2026-11-23-02-00-01 (FULL restore) on idm2.example.com; the IdM services

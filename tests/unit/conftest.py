@@ -11,6 +11,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.common import workers
 from ansible_collections.drkit.backup.plugins.module_utils.host import state as host_state
 from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
 from ansible_collections.drkit.backup.plugins.module_utils.protection import keystore as keys
+from slapd_server import Slapd
 
 
 @pytest.fixture(autouse=True)
@@ -356,3 +357,17 @@ sys.stdout.buffer.flush()
 child.kill()
 os.kill(os.getpid(), signal.SIGKILL)
 """
+
+
+@pytest.fixture(scope="session")
+def ldap_server():
+    """The tests' slapd on port 55389, its data loaded afresh by ``reset()`` (the tests that change it call it)."""
+    require("slapd", "slapadd", "slapcat", "ldapsearch", "ldapadd", "ldapdelete", "ldapwhoami", "slappasswd")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "servers", "slapd.sh")
+    os.makedirs("/var/tmp/drkit-tests-ldap", mode=0o755, exist_ok=True)
+    server = Slapd(os.path.abspath(script), "/var/tmp/drkit-tests-ldap/unit", 55389)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -16,12 +16,14 @@ from ansible_collections.drkit.backup.plugins.module_utils.common.errors import 
 from ansible_collections.drkit.backup.plugins.module_utils.providers import options as option_spec
 from ansible_collections.drkit.backup.plugins.module_utils.providers.files.provider import FilesProvider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.freeipa.provider import FreeIPAProvider
+from ansible_collections.drkit.backup.plugins.module_utils.providers.ldap.provider import LDAPProvider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.mysql.provider import MySQLProvider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.postgresql.provider import PostgreSQLProvider
 
 PROVIDERS = {provider.name: provider for provider in (
     FilesProvider,
     FreeIPAProvider,
+    LDAPProvider,
     MySQLProvider,
     PostgreSQLProvider,
 )}

@@ -24,8 +24,11 @@ so that no role ever tests a provider's name.
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import InvalidInput
+from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import private_dir
 from ansible_collections.drkit.backup.plugins.module_utils.providers import options as option_spec
 from ansible_collections.drkit.backup.plugins.module_utils.providers import release
 
@@ -303,6 +306,16 @@ class DumpProvider(RestoredWhole, PartsProvider):
     """Each part streamed from a tool's standard output as it dumps (the plaintext never touches disk); the
     restore stages the verified dumps in a private directory, since the tool restores best from a file it can seek
     in (``pg_restore --jobs``)."""
+
+    @contextlib.contextmanager
+    def restore_stage(self, header):
+        """A private directory under the provider's staging_dir option (default the system's temporary one)."""
+        stage = tempfile.mkdtemp(prefix=".drkit-restore-%s-" % header.id[:8], dir=self.option("staging_dir"))
+        try:
+            private_dir(stage)
+            yield stage
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
 
 
 class WholeProvider(RestoredWhole, Provider):

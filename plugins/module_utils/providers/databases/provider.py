@@ -15,16 +15,12 @@ exception its tools raise.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import pwd
 import re
-import shutil
-import tempfile
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import InvalidInput
-from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import private_dir
 from ansible_collections.drkit.backup.plugins.module_utils.providers.base import DumpProvider, PartSpec
 
 
@@ -169,15 +165,6 @@ class DatabaseProvider(DumpProvider):
             return ["%s has database %s already: restore with provider_options.replace true to replace it, or "
                     "under another name with target_databases" % (self.connection.describe(), ", ".join(there))]
         return []
-
-    @contextlib.contextmanager
-    def restore_stage(self, header):
-        stage = tempfile.mkdtemp(prefix=".drkit-restore-%s-" % header.id[:8], dir=self.option("staging_dir"))
-        try:
-            private_dir(stage)
-            yield stage
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
 
     def _restores_globals(self, header) -> bool:
         return self.option("globals") and any(part["name"] == self.globals_part for part in header.parts)
