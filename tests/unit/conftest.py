@@ -359,6 +359,17 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
+def database_drill_passed(drilled, scratch, user_check):
+    """A database drill passed every check (the user's last), and left no scratch directory and no server."""
+    import subprocess
+    assert drilled["passed"], drilled["checks"]
+    assert [step["name"] for step in drilled["checks"]] == ["verify", "restore", "health", "databases", "content",
+                                                            user_check]
+    assert "the restored instance holds what the backup says" in drilled["checks"][-2]["message"]
+    assert drilled["torn_down"] and not os.path.exists(scratch)
+    assert subprocess.run(["pgrep", "-f", scratch], check=False).returncode == 1  # no scratch server left
+
+
 @pytest.fixture(scope="session")
 def ldap_server():
     """The tests' slapd on port 55389, its data loaded afresh by ``reset()`` (the tests that change it call it)."""

@@ -23,6 +23,7 @@ import contextlib
 import os
 import pwd
 import re
+import shutil
 import subprocess
 import tempfile
 
@@ -165,6 +166,27 @@ def stream(argv, out, *, what=None, secrets=(), env=None, error=ToolError, missi
         if re.search(pattern, output):
             raise error("%s exited 0 but its output says it failed: %s" % (what, tail(output)))
     return copied
+
+
+def find_tool(name: str, bin_dir=None, also=()):
+    """The path of the executable ``name``: in ``bin_dir`` when given, else on PATH, then in the directories
+    ``also``; None when it is not there (the caller says what to install)."""
+    if bin_dir:
+        path = os.path.join(bin_dir, name)
+        return path if os.access(path, os.X_OK) else None
+    return shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", "")] + list(also)))
+
+
+def running_pid(pid_file, command: str):
+    """The pid that ``pid_file`` names while a process of ``command`` runs with it; else None (no file, or a
+    stale one whose pid is gone or taken by another program)."""
+    try:
+        with open(pid_file) as handle:
+            pid = int(handle.read().split()[0])
+        with open("/proc/%d/comm" % pid) as handle:
+            return pid if command in handle.read() else None
+    except (OSError, ValueError, IndexError, TypeError):
+        return None
 
 
 @contextlib.contextmanager

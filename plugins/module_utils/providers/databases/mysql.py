@@ -20,13 +20,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import signal
 import subprocess
 import tempfile
 import time
 
-from ansible_collections.drkit.backup.plugins.module_utils.common.process import ToolError, run, secret_file, stream
+from ansible_collections.drkit.backup.plugins.module_utils.common.process import ToolError, find_tool, run, running_pid, \
+    secret_file, stream
 from ansible_collections.drkit.backup.plugins.module_utils.providers.databases.session import END, ClientSession
 
 # Databases of the server itself, never backed up as a database.
@@ -88,8 +88,8 @@ class Connection:
     def tool(self, role: str) -> str:
         """The client (``client``) or the dump tool (``dump``): MariaDB's name, else MySQL's."""
         for name in TOOLS[role]:
-            path = os.path.join(self.bin_dir, name) if self.bin_dir else shutil.which(name)
-            if path and os.access(path, os.X_OK):
+            path = find_tool(name, self.bin_dir)
+            if path:
                 return path
         raise MySQLError("none of %s is %s: %s" % (", ".join(TOOLS[role]), "in bin_dir %s" % self.bin_dir
                                                    if self.bin_dir else "installed on this host", MISSING))
@@ -357,9 +357,8 @@ class ScratchServer:
         return {"socket": self.socket, "user": "root"}
 
     def _tool(self, name):
-        path = os.path.join(self.bin_dir, name) if self.bin_dir else shutil.which(name) or shutil.which(
-            os.path.join("/usr/sbin", name))
-        if not path or not os.access(path, os.X_OK):
+        path = find_tool(name, self.bin_dir, also=("/usr/sbin",))
+        if not path:
             raise MySQLError("%s is not installed on this host: install the MariaDB server (Debian: mariadb-server) "
                              "to drill a backup (the drill restores into a server of its own)" % name)
         return path
@@ -397,10 +396,8 @@ class ScratchServer:
                 self.process.wait()
                 return ["the drill's scratch server (pid %d) did not stop within 60 s and was killed" % self.process.pid]
             return []
-        try:  # left by a drill that was killed
-            with open(self.pidfile) as pid_file:
-                pid = int(pid_file.read().strip())
-        except (OSError, ValueError):
+        pid = running_pid(self.pidfile, "mariadbd")  # left by a drill that was killed (not a stale file's pid)
+        if pid is None:
             return []
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)

@@ -20,9 +20,9 @@ import os
 import pwd
 import re
 import secrets
-import shutil
 
-from ansible_collections.drkit.backup.plugins.module_utils.common.process import ToolError, run, secret_file, stream
+from ansible_collections.drkit.backup.plugins.module_utils.common.process import ToolError, find_tool, run, secret_file, \
+    stream
 from ansible_collections.drkit.backup.plugins.module_utils.providers.databases.session import END, ClientSession
 
 APPLICATION = "drkit.backup"
@@ -81,14 +81,10 @@ class Connection:
                                          " as %s" % self.user if self.user else "")
 
     def tool(self, name: str) -> str:
-        if self.bin_dir:
-            path = os.path.join(self.bin_dir, name)
-            if not os.access(path, os.X_OK):
-                raise PostgresError("%s is not in bin_dir %s: %s" % (name, self.bin_dir, MISSING))
-            return path
-        found = shutil.which(name)
+        found = find_tool(name, self.bin_dir)
         if found is None:
-            raise PostgresError("%s is not installed on this host (not on PATH): %s" % (name, MISSING))
+            raise PostgresError("%s is not %s: %s" % (name, "in bin_dir %s" % self.bin_dir if self.bin_dir
+                                                      else "installed on this host (not on PATH)", MISSING))
         return found
 
     @contextlib.contextmanager
@@ -327,7 +323,7 @@ def server_bin_dir() -> str:
         if os.path.isdir("/usr/lib/postgresql") else []
     if found:
         return found[-1]
-    initdb = shutil.which("initdb")
+    initdb = find_tool("initdb")
     if initdb is None:
         raise PostgresError("initdb is not installed on this host: %s" % SERVER_MISSING)
     return os.path.dirname(initdb)

@@ -22,10 +22,10 @@ import glob
 import os
 import re
 import shlex
-import shutil
 import subprocess
 
-from ansible_collections.drkit.backup.plugins.module_utils.common.process import ToolError, run, secret_file, stream
+from ansible_collections.drkit.backup.plugins.module_utils.common.process import ToolError, find_tool, run, secret_file, \
+    stream
 
 MISSING = ("install OpenLDAP's tools (Debian: slapd for slapd, slapcat and slapadd; ldap-utils for ldapsearch, "
            "ldapadd and ldapdelete), or set bin_dir to where they are")
@@ -286,14 +286,10 @@ class Tools:
         self.bin_dir = bin_dir
 
     def path(self, name: str) -> str:
-        if self.bin_dir:
-            path = os.path.join(self.bin_dir, name)
-            if not os.access(path, os.X_OK):
-                raise OpenLDAPError("%s is not in bin_dir %s: %s" % (name, self.bin_dir, MISSING))
-            return path
-        found = shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/bin"]))
+        found = find_tool(name, self.bin_dir, also=("/usr/sbin", "/usr/bin"))
         if found is None:
-            raise OpenLDAPError("%s is not installed on this host: %s" % (name, MISSING))
+            raise OpenLDAPError("%s is not %s: %s" % (
+                name, "in bin_dir %s" % self.bin_dir if self.bin_dir else "installed on this host", MISSING))
         return found
 
     def version(self):
@@ -331,17 +327,6 @@ class Tools:
         """``slapadd`` of the LDIF ``path`` into database ``number`` (slapd stopped, the database empty)."""
         run([self.path("slapadd")] + config.args() + ["-q", "-n", str(number), "-l", path], what=what,
             error=OpenLDAPError, missing=MISSING, timeout=None, refuse=SLAPCAT_FAILED)
-
-
-def running_pid(pid_file):
-    """The pid of the slapd that ``pid_file`` names, while it runs; else None."""
-    try:
-        with open(pid_file) as handle:
-            pid = int(handle.read().split()[0])
-        with open("/proc/%d/comm" % pid) as handle:
-            return pid if "slapd" in handle.read() else None
-    except (OSError, ValueError, IndexError, TypeError):
-        return None
 
 
 # --- a running server over LDAP ---------------------------------------------------------------------------------

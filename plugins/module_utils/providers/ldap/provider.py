@@ -27,6 +27,7 @@ import secrets
 import shutil
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import CaptureError, InvalidInput
+from ansible_collections.drkit.backup.plugins.module_utils.common.process import running_pid
 from ansible_collections.drkit.backup.plugins.module_utils.providers.base import DumpProvider, PartSpec
 from ansible_collections.drkit.backup.plugins.module_utils.providers.directories import openldap
 from ansible_collections.drkit.backup.plugins.module_utils.providers.ldap.options import OPTIONS
@@ -188,7 +189,7 @@ class LDAPProvider(DumpProvider):
                         "and config_dir, not config_file"]
         if not self._offline():
             return self._online_problems(header)
-        pid = openldap.running_pid(self._pid_file())
+        pid = running_pid(self._pid_file(), "slapd")
         if pid is not None:
             return ["slapd is running (pid %d): stop it first (drkit.backup.backup_services with state stopped, or "
                     "systemctl stop slapd), or restore into the running server with provider_options.restore_with "

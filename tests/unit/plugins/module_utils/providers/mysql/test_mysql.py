@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+import threading
 
 import pytest
 
@@ -18,7 +19,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.protection.slots impo
 from ansible_collections.drkit.backup.plugins.module_utils.providers import get_provider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.databases import mysql
 
-from conftest import killed_halfway, mariadb
+from conftest import database_drill_passed, killed_halfway, mariadb
 
 CLERK_PASSWORD = "Cl3rk's \"pass\":word"
 # What the user compares after a restore: the row counts, a checksum of an ordered query, the function's answer,
@@ -262,10 +263,24 @@ def test_a_drill_restores_into_a_server_of_its_own_and_counts_what_the_backup_sa
                                                  "query": "SELECT shop_total()", "expect": before[0][4]}}
     drilled = drill_backup(Unlocker(keystore), made["path"], scratch, checks=[total],
                            provider_options=options(shop))["drill"]
-    assert drilled["passed"], drilled["checks"]
-    assert [step["name"] for step in drilled["checks"]] == ["verify", "restore", "health", "databases", "content",
-                                                            "the shop's total"]
-    assert "the restored instance holds what the backup says" in drilled["checks"][-2]["message"]
-    assert drilled["torn_down"] and not os.path.exists(scratch)
+    database_drill_passed(drilled, scratch, "the shop's total")
     assert mariadb(shop, FINGERPRINT, "shop") == before  # the live server was only read
-    assert subprocess.run(["pgrep", "-f", scratch], check=False).returncode == 1  # no scratch server left
+
+
+def test_a_scratch_server_a_killed_drill_left_is_stopped_by_its_pid_file_and_a_stale_one_kills_nothing(tmp_path):
+    started = mysql.ScratchServer(str(tmp_path / "scratch"))
+    started.start()
+    reaper = threading.Thread(target=started.process.wait)  # as init reaps the server of a drill that was killed
+    reaper.start()
+    left = mysql.ScratchServer(started.directory)  # what the next drill sees: the pid file only
+    assert left.stop() == []
+    reaper.join(timeout=5)
+    assert started.process.returncode == 0
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        with open(left.pidfile, "w") as stale:  # the pid now belongs to another program
+            stale.write("%d\n" % sleeper.pid)
+        assert left.stop() == [] and sleeper.poll() is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()
