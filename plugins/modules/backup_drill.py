@@ -53,7 +53,8 @@ options:
         C(host), C(port), C(socket) (MySQL), C(user), C(database), C(password_secret)) or C(http) (C(url), C(status), C(contains),
         C(ca_file), C(validate_certs)); each also takes C(timeout) (seconds, default 60).
       - C({root}) in a command's words, a URL, a query, a host or a socket is the scratch target's root (a database
-        drill's server listens on C({root}/postgresql) or C({root}/mysql/mysqld.sock)).
+        drill's server listens on C({root}/postgresql) or C({root}/mysql/mysqld.sock), an OpenLDAP drill's slapd
+        on C(ldapi://{root}%2Fldap%2Fldapi), where C({root}) is percent-encoded).
       - C(password_secret) names an entry of O(check_secrets); the password reaches the tool through a root-only file
         or an environment variable, never its command line, and is masked in every message.
     type: list

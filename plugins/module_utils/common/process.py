@@ -24,8 +24,10 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import DrkitError, InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import COPY_BYTES
@@ -187,6 +189,32 @@ def running_pid(pid_file, command: str):
             return pid if command in handle.read() else None
     except (OSError, ValueError, IndexError, TypeError):
         return None
+
+
+def stop_server(child, pid_file, command: str, what: str, grace: float = 60.0) -> list:
+    """Stops a server a drill started: ``child`` (its Popen, when this process started it: wait() both stops and
+    reaps it), else the process ``pid_file`` names while it runs ``command`` (one a killed drill left; never the
+    pid of a stale file). Problems as sentences, [] once it is gone."""
+    if child is not None:
+        child.terminate()
+        try:
+            child.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+            return ["%s (pid %d) did not stop within %d s and was killed" % (what, child.pid, grace)]
+        return []
+    pid = running_pid(pid_file, command)
+    if pid is None:
+        return []
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if running_pid(pid_file, command) != pid:
+            return []
+        time.sleep(0.2)
+    return ["%s (pid %d) did not stop within %d s" % (what, pid, grace)]
 
 
 @contextlib.contextmanager

@@ -13,7 +13,8 @@ Each check is a dict with a ``name`` and exactly one kind:
 - ``http``: ``{url, status, contains, ca_file, validate_certs}`` must answer ``status`` (default 200).
 
 ``{root}`` in a command's words, a URL, a query, a host or a socket is the scratch target's root (a database
-drill's server listens on a socket there: ``{root}/postgresql``, ``{root}/mysql/mysqld.sock``). Passwords are named, never
+drill's server listens on a socket there: ``{root}/postgresql``, ``{root}/mysql/mysqld.sock``; an LDAP drill's slapd
+on ``ldapi://{root}%2Fldap%2Fldapi``, where ``{root}`` is percent-encoded as ldapi wants). Passwords are named, never
 given: ``password_secret`` names an entry of the drill's no_log secrets, which reaches the tool through a
 root-only file or an environment variable and is masked in every message.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 import ssl
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from ansible_collections.drkit.backup.plugins.module_utils.common import netns as namespace
@@ -112,6 +114,11 @@ def _fill(text, root):
     return str(text).replace("{root}", root)
 
 
+def _fill_uri(uri, root):
+    """An ldapi:// URI names its socket's path percent-encoded (ldap_url(3))."""
+    return _fill(uri, urllib.parse.quote(root, safe="") if str(uri).startswith("ldapi://") else root)
+
+
 def _command(spec, secrets, root, timeout, inside):
     argv = [_fill(word, root) for word in spec["argv"]]
     result = process.run(inside(argv), what="command %s" % argv[0], timeout=timeout, check=False,
@@ -125,7 +132,7 @@ def _command(spec, secrets, root, timeout, inside):
 
 
 def _ldap_search(spec, secrets, root, timeout, inside):
-    argv = ["ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-H", _fill(spec["uri"], root), "-b", spec["base"],
+    argv = ["ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-H", _fill_uri(spec["uri"], root), "-b", spec["base"],
             "-s", spec.get("scope") or "sub", "-l", str(timeout)]
     password = _secret(spec, secrets)
     wanted = int(spec.get("min_entries", 1))

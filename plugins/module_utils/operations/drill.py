@@ -90,7 +90,7 @@ def _restore_and_check(drill, steps, scratch, unlocker, backup, header, product,
                        check_secrets, allow_no_summary, health_timeout, health_interval, state_dir, lease_id, trust):
     began = time.monotonic()
     restored = _step(steps, "restore", "restore", lambda: _restore(
-        unlocker, backup, product, options, provider_secrets, state_dir, lease_id, trust))
+        scratch, unlocker, backup, product, options, provider_secrets, state_dir, lease_id, trust))
     if restored is None:
         return
     drill["restore_seconds"] = round(time.monotonic() - began, 3)
@@ -124,9 +124,10 @@ class StepFailed(Exception):
     """A drill's step found a problem (its message says which): a result for the report, not an error."""
 
 
-def _restore(unlocker, backup, product, options, provider_secrets, state_dir, lease_id, trust):
+def _restore(scratch, unlocker, backup, product, options, provider_secrets, state_dir, lease_id, trust):
     result = restore_backup(unlocker, backup, provider=product, provider_options=options,
                             provider_secrets=provider_secrets, state_dir=state_dir, lease_id=lease_id, **trust)
+    scratch.scratch_restored()
     result["message"] = "%d part(s) restored into the scratch target" % len(result.get("restored_parts") or [])
     return result
 

@@ -218,6 +218,9 @@ class Provider:
         """Makes what the scratch target needs besides its directory, before the restore (the options are the ones
         :meth:`scratch_options` gave)."""
 
+    def scratch_restored(self):
+        """Starts what serves the scratch target once the restore is in (a server a restore needs stopped)."""
+
     def scratch_end(self) -> list:
         """Tears down what the restore into the scratch target started, whatever happened (also after a drill that
         was killed); problems (sentences) when something is left, [] when all is gone."""

@@ -20,13 +20,12 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import signal
 import subprocess
 import tempfile
 import time
 
-from ansible_collections.drkit.backup.plugins.module_utils.common.process import ToolError, find_tool, run, running_pid, \
-    secret_file, stream
+from ansible_collections.drkit.backup.plugins.module_utils.common.process import ToolError, find_tool, run, secret_file, \
+    stop_server, stream
 from ansible_collections.drkit.backup.plugins.module_utils.providers.databases.session import END, ClientSession
 
 # Databases of the server itself, never backed up as a database.
@@ -387,25 +386,4 @@ class ScratchServer:
         return done.code == 0
 
     def stop(self) -> list:
-        if self.process is not None:  # started here: our child, so wait() both stops and reaps it
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-                return ["the drill's scratch server (pid %d) did not stop within 60 s and was killed" % self.process.pid]
-            return []
-        pid = running_pid(self.pidfile, "mariadbd")  # left by a drill that was killed (not a stale file's pid)
-        if pid is None:
-            return []
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return []
-            time.sleep(0.2)
-        return ["the drill's scratch server (pid %d) did not stop within 60 s" % pid]
+        return stop_server(self.process, self.pidfile, "mariadbd", "the drill's scratch server")

@@ -23,9 +23,12 @@ import os
 import re
 import shlex
 import subprocess
+import time
+import urllib.parse
 
+from ansible_collections.drkit.backup.plugins.module_utils.common.errors import InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.common.process import ToolError, find_tool, run, secret_file, \
-    stream
+    stop_server, stream, tail
 
 MISSING = ("install OpenLDAP's tools (Debian: slapd for slapd, slapcat and slapadd; ldap-utils for ldapsearch, "
            "ldapadd and ldapdelete), or set bin_dir to where they are")
@@ -433,3 +436,145 @@ def explain(message: str, client) -> str:
         return ("%s does not let this identity do that: bind as the database's rootDN (bind_dn), or as root over "
                 "ldapi with SASL EXTERNAL and an ACL that grants it manage; %s" % (client.describe(), message))
     return message
+
+
+# --- a slapd of a drill's own (DESIGN decision 18) --------------------------------------------------------------
+
+# What makes a server reach or serve others: replication (a consumer, a provider's mirror), referrals, TLS (its
+# files may not be on a drill target, and the scratch server listens on its socket only).
+PEER_ATTRIBUTES = ("olcsyncrepl", "olcmirrormode", "olcmultiprovider", "olcupdateref", "olcreferral")
+
+
+def _record_lines(text: str) -> list:
+    """The entries of an unwrapped LDIF (slapcat -o ldif_wrap=no), each a list of (name, value) in order."""
+    entries = []
+    for block in re.split(r"\n\s*\n", text.replace("\n ", "")):  # a continuation line joins the one before
+        lines = []
+        for line in block.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            name, _colon, value = line.partition(":")
+            if value.startswith(":"):
+                value = base64.b64decode(value[1:].strip()).decode("utf-8")
+            else:
+                value = value[1:] if value.startswith(" ") else value
+            lines.append((name, value))
+        if lines:
+            entries.append(lines)
+    return entries
+
+
+def _ldif_line(name: str, value: str) -> str:
+    safe = re.fullmatch(r"[\x01-\x09\x0b\x0c\x0e-\x1f\x21-\x39\x3b\x3d-\x7f][\x01-\x09\x0b\x0c\x0e-\x7f]*", value)
+    if value == "" or (safe and not value.endswith(" ")):
+        return "%s: %s\n" % (name, value)
+    return "%s:: %s\n" % (name, base64.b64encode(value.encode("utf-8")).decode("ascii"))
+
+
+def _renumbered(values, first) -> list:
+    """X-ORDERED values (``{0}...``) with ``first`` in front, numbered again."""
+    kept = [re.sub(r"^\{\d+\}", "", value) for value in values]
+    return ["{%d}%s" % (number, value) for number, value in enumerate([first] + kept)]
+
+
+def scratch_config(source: str, target: str, root: str, manager_dn: str) -> list:
+    """Writes the backup's cn=config LDIF ``source`` to ``target`` as the configuration of a standalone slapd under
+    ``root``: every database directory under ``root/db``, the pid and args files there, no replication, referral
+    or TLS, and ``manager_dn`` (how the drill binds) allowed to manage and read every database without limits,
+    whatever its ACLs say. The schema, modules, indexes, overlays, ACLs and rootDNs stay as they were. Returns the
+    database directories it names."""
+    with open(source, encoding="utf-8") as handle:
+        entries = _record_lines(handle.read())
+    directories = []
+    with open(target, "w", encoding="utf-8") as out:
+        for lines in entries:
+            dn = lines[0][1]
+            kept = [(name, value) for name, value in lines
+                    if name.lower() not in PEER_ATTRIBUTES and not name.lower().startswith("olctls")]
+            if dn.lower() == "cn=config":
+                kept = [(name, value) for name, value in kept if name.lower() not in ("olcpidfile", "olcargsfile")]
+                kept += [("olcPidFile", os.path.join(root, "slapd.pid")), ("olcArgsFile", os.path.join(root, "slapd.args"))]
+            database = re.match(r"olcDatabase=\{(-?\d+)\}[^,]*,cn=config$", dn, re.I)
+            if database and any(name.lower() == "olcdbdirectory" for name, _value in kept):
+                directory = os.path.join(root, "db", database.group(1))
+                directories.append(directory)
+                kept = [(name, directory if name.lower() == "olcdbdirectory" else value) for name, value in kept]
+            if database and any(name.lower() == "olcsuffix" for name, _value in kept):
+                kept = _with_manager(kept, manager_dn)
+            out.write("".join(_ldif_line(name, value) for name, value in kept) + "\n")
+    return directories
+
+
+def _with_manager(lines, manager_dn) -> list:
+    """A database entry's lines with ``manager_dn`` first in its ACLs (manage) and limits (none)."""
+    ordered = {"olcaccess": "to * by dn.exact=\"%s\" manage by * break" % manager_dn,
+               "olclimits": "dn.exact=\"%s\" size=unlimited time=unlimited" % manager_dn}
+    result = [(name, value) for name, value in lines if name.lower() not in ordered]
+    for lower, first in ordered.items():
+        values = [value for name, value in lines if name.lower() == lower]
+        result += [("olcAccess" if lower == "olcaccess" else "olcLimits", value) for value in _renumbered(values, first)]
+    return result
+
+
+def peer_credentials_dn() -> str:
+    """The DN slapd gives this process over ldapi with SASL EXTERNAL."""
+    return "gidNumber=%d+uidNumber=%d,cn=peercred,cn=external,cn=auth" % (os.getegid(), os.geteuid())
+
+
+class ScratchServer:
+    """A slapd of a drill's own under ``root``: the configuration scratch_config wrote in ``root/slapd.d``, run in a
+    network namespace of its own (unshare --net: it reaches no peer, whatever the configuration names, and nothing
+    reaches it over a network), listening on its ldapi socket only, where the drill binds by SASL EXTERNAL."""
+
+    def __init__(self, root, tools):
+        self.root = root
+        self.tools = tools
+        self.config_dir = os.path.join(root, "slapd.d")
+        self.socket = os.path.join(root, "ldapi")
+        self.pid_file = os.path.join(root, "slapd.pid")
+        self.log = os.path.join(root, "slapd.log")
+        self.process = None
+
+    def uri(self) -> str:
+        return "ldapi://" + urllib.parse.quote(self.socket, safe="")
+
+    def options(self) -> dict:
+        if len(self.socket.encode()) > 100:  # sun_path holds 108 bytes
+            raise InvalidInput("the drill's scratch slapd's socket %s is too long for a Unix socket: give a shorter "
+                               "scratch_dir" % self.socket)
+        return {"config_dir": self.config_dir, "uri": self.uri(), "drill_root": self.root}
+
+    def start(self):
+        if os.geteuid() != 0:
+            raise InvalidInput("a drill's slapd runs in a network namespace of its own, which needs root: run the "
+                               "drill as root (become: true)")
+        with open(self.log, "ab") as log:
+            # -d 0: in the foreground (this process's child, reaped by stop), its errors in the log.
+            argv = ["unshare", "--net", "--", self.tools.path("slapd"), "-d", "0", "-F", self.config_dir,
+                    "-h", self.uri()]
+            self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                            start_new_session=True)
+        client = Client(self.uri(), tools=self.tools)
+        deadline = time.monotonic() + 60
+        while True:
+            if self.process.poll() is not None:
+                raise OpenLDAPError("the drill's slapd (%s) stopped at its start (exit %d): %s"
+                                    % (self.config_dir, self.process.returncode, self._log_tail()))
+            try:
+                client.naming_contexts()
+                return
+            except OpenLDAPError:
+                if time.monotonic() > deadline:
+                    raise OpenLDAPError("the drill's slapd did not answer on %s within 60 s: %s"
+                                        % (self.socket, self._log_tail()))
+                time.sleep(0.1)
+
+    def _log_tail(self) -> str:
+        try:
+            with open(self.log, encoding="utf-8", errors="replace") as handle:
+                return tail(handle.read()) or "(nothing in %s)" % self.log
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> list:
+        return stop_server(self.process, self.pid_file, "slapd", "the drill's slapd")

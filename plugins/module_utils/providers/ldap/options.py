@@ -97,4 +97,12 @@ OPTIONS = {
                        "removed afterwards (default the system's temporary directory). It needs room for the "
                        "backup's plaintext, twice for ldapadd (parents first).",
     },
+    "drill_root": {
+        "type": "path", "verbs": ["restore"],
+        "description": "Set by drkit.backup.backup_drill, not by hand: the directory of the drill's own slapd. With "
+                       "restore_config, the backup's cn=config is made standalone there first (every database "
+                       "directory, the pid file and the socket under it; no replication, referral or TLS; root "
+                       "allowed to read everything over ldapi), and that slapd runs in a network namespace of its "
+                       "own.",
+    },
 }

@@ -229,6 +229,8 @@ class LDAPProvider(DumpProvider):
         return {suffix: local.get(suffix) for suffix in _suffixes_of(header)}
 
     def _backup_directories(self, header) -> list:
+        if self.option("drill_root"):
+            return []  # they go under the drill's own, new directory
         facts = ((header.manifest.get("directory") or {}).get("databases") or {}).values()
         return [facts["directory"] for facts in facts if facts.get("directory")]
 
@@ -237,7 +239,8 @@ class LDAPProvider(DumpProvider):
             return ["add the entries of %s to %s, parents first" % (suffix, self.client.describe())
                     for suffix in _suffixes_of(header)]
         plan = ["restore cn=config into %s with slapadd -n 0%s" % (
-            self.option("config_dir"), ", replacing the one there once complete" if self.config.exists() else "")
+            self.option("config_dir"), ", replacing the one there once complete" if self.config.exists() else
+            ", made standalone for the drill's own slapd" if self.option("drill_root") else "")
         ] if self.option("restore_config") else []
         return plan + ["restore database %s with slapadd%s" % (
             suffix, ", replacing the one there once complete" if self.option("replace") else "")
@@ -254,6 +257,10 @@ class LDAPProvider(DumpProvider):
             done = []
             if self.option("restore_config"):
                 staged = os.path.join(stage_dir, CONFIG_PART)
+                if self.option("drill_root"):
+                    openldap.scratch_config(staged, staged + ".standalone", self.option("drill_root"),
+                                            openldap.peer_credentials_dn())
+                    staged += ".standalone"
                 self._swap(self.option("config_dir"), swapped)
                 for directory in openldap.database_directories(staged):  # slapadd -n 0 wants them there
                     self._swap(directory, swapped)
@@ -328,6 +335,33 @@ class LDAPProvider(DumpProvider):
         if any(part["name"] == CONFIG_PART for part in header.parts):
             done.append("left the cn=config part alone (ldapadd restores entries only)")
         return done
+
+    # --- drills (DESIGN decisions 18, 26) -----------------------------------------------------------------
+
+    def scratch_server(self, root=None):
+        return openldap.ScratchServer(root or self.option("drill_root"), self.tools)
+
+    def scratch_options(self, scratch_dir, header):
+        """The backup's cn=config, made standalone, and its databases restored under the scratch directory, served
+        by a slapd of the drill's own (openldap.ScratchServer), bound to as root over its socket."""
+        if not any(part["name"] == CONFIG_PART for part in header.parts):
+            raise InvalidInput("backup %s holds no cn=config part (made with provider_options.config false): a drill "
+                               "makes its own slapd from the backup's cn=config, so it cannot drill this backup"
+                               % header.name)
+        server = self.scratch_server(os.path.join(scratch_dir, self.name))
+        return dict(server.options(), config_file="", restore_with="slapadd", restore_config=True, replace=False,
+                    bind_dn="", ca_file="", start_tls=False, os_user="")
+
+    def scratch_start(self):
+        os.makedirs(self.option("drill_root"), mode=0o700, exist_ok=True)
+
+    def scratch_restored(self):
+        self._scratch = self.scratch_server()
+        self._scratch.start()
+
+    def scratch_end(self):
+        # The slapd this provider started, or one a killed drill left in the scratch directory.
+        return (getattr(self, "_scratch", None) or self.scratch_server()).stop()
 
     # --- health and content ----------------------------------------------------------------------------
 

@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import subprocess
 import sys
+import threading
 
 import pytest
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import CaptureError, DrkitError, InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
+from ansible_collections.drkit.backup.plugins.module_utils.operations.drill import drill_backup
 from ansible_collections.drkit.backup.plugins.module_utils.operations.info import backup_info
 from ansible_collections.drkit.backup.plugins.module_utils.operations.restore import restore_backup
 from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
@@ -302,3 +305,76 @@ def test_cn_config_from_another_series_is_refused_and_entries_go_anywhere(ldap_s
         "it was made by ldap %s and may be restored only to the %s.x series (rule same_series), and this host runs "
         "ldap %s" % (older, older.rsplit(".", 1)[0], here)]
     assert get_provider("ldap", ldap_server.options(), verb="restore").check_release(Header()) == []
+
+
+def test_a_drill_restores_into_a_slapd_of_its_own_and_counts_what_the_backup_says(slapd, tmp_path, keystore):
+    made = offline_backup(keystore, tmp_path, slapd)
+    before, pid = slapd.fingerprint(), open(os.path.join(slapd.where, "slapd.pid")).read()
+    scratch = str(tmp_path / "scratch")
+    alice = {"name": "alice", "ldap_search": {"uri": "ldapi://{root}%2Fldap%2Fldapi", "bind_dn": slapd.admin_dn,
+                                              "password_secret": "admin", "base": slapd.alice_dn}}
+    drilled = drill_backup(Unlocker(keystore), made["path"], scratch, checks=[alice],
+                           check_secrets={"admin": slapd.admin_password}, provider_options=slapd.options())["drill"]
+    assert drilled["passed"], drilled["checks"]
+    assert [step["name"] for step in drilled["checks"]] == ["verify", "restore", "health", "entries", "content",
+                                                            "alice"]
+    assert "dc=example,dc=com entries %d" % ENTRIES in drilled["checks"][-2]["message"]
+    assert drilled["torn_down"] and not os.path.exists(scratch)
+    assert subprocess.run(["pgrep", "-f", scratch], check=False).returncode == 1  # no scratch slapd left
+    assert slapd.fingerprint() == before  # the live server was only read, and never stopped
+    assert open(os.path.join(slapd.where, "slapd.pid")).read() == pid
+
+
+def test_a_drill_needs_the_backup_s_cn_config(slapd, tmp_path, keystore):
+    made = offline_backup(keystore, tmp_path, slapd, config=False)
+    with pytest.raises(InvalidInput, match="holds no cn=config part .*cannot drill this backup"):
+        drill_backup(Unlocker(keystore), made["path"], str(tmp_path / "scratch"), provider_options=slapd.options())
+
+
+def test_the_drill_s_cn_config_is_standalone_and_lets_root_read_everything(tmp_path):
+    source, target = tmp_path / "config.ldif", tmp_path / "standalone.ldif"
+    manager = "gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth"
+    description = base64.b64encode("Ünïcode: the directory".encode()).decode()
+    source.write_text(
+        "dn: cn=config\nobjectClass: olcGlobal\ncn: config\nolcPidFile: /run/slapd/slapd.pid\n"
+        "olcTLSCertificateFile: /etc/ldap/tls/cert.pem\nolcTLSCertificateKeyFile: /etc/ldap/tls/key.pem\n"
+        "olcReferral: ldap://upstream.example.com\n\n"
+        "dn: olcDatabase={1}mdb,cn=config\nobjectClass: olcDatabaseConfig\nobjectClass: olcMdbConfig\n"
+        "olcDatabase: {1}mdb\nolcDbDirectory: /var/lib/ldap\nolcSuffix: dc=example,dc=com\n"
+        "description:: %s\n"
+        "olcSyncrepl: {0}rid=001 provider=ldap://peer.example.com binddn=\"cn=repl\" credentials=secret\n"
+        "olcMultiProvider: TRUE\nolcAccess: {0}to * by self read by * none\nolcAccess: {1}to dn.base=\"\" by * read\n"
+        "olcLimits: {0}users size=10\n\n" % description)
+    directories = openldap.scratch_config(str(source), str(target), "/scratch/ldap", manager)
+    assert directories == ["/scratch/ldap/db/1"]
+    entries = list(openldap.records(target.read_text()))
+    assert "olctlscertificatefile" not in entries[0] and "olcreferral" not in entries[0]
+    assert entries[0]["olcpidfile"] == ["/scratch/ldap/slapd.pid"]
+    database = entries[1]
+    assert "olcsyncrepl" not in database and "olcmultiprovider" not in database
+    assert database["olcdbdirectory"] == ["/scratch/ldap/db/1"]
+    assert database["description"] == ["Ünïcode: the directory"]
+    assert database["olcaccess"] == ['{0}to * by dn.exact="%s" manage by * break' % manager,
+                                     "{1}to * by self read by * none", '{2}to dn.base="" by * read']
+    assert database["olclimits"] == ['{0}dn.exact="%s" size=unlimited time=unlimited' % manager, "{1}users size=10"]
+
+
+def test_the_drill_s_slapd_has_no_network_and_one_a_killed_drill_left_is_stopped_by_its_pid_file(slapd, tmp_path):
+    root, config = str(tmp_path / "ldap"), str(tmp_path / "config.ldif")
+    with open(config, "w") as out:
+        out.write(subprocess.run(["slapcat", "-F", slapd.config_dir, "-n", "0", "-o", "ldif_wrap=no"],
+                                 capture_output=True, text=True, check=True).stdout)
+    for directory in openldap.scratch_config(config, config + ".standalone", root, openldap.peer_credentials_dn()):
+        os.makedirs(directory)
+    os.makedirs(os.path.join(root, "slapd.d"))
+    subprocess.run(["slapadd", "-n", "0", "-F", os.path.join(root, "slapd.d"), "-l", config + ".standalone"],
+                   check=True, capture_output=True)
+    started = openldap.ScratchServer(root, openldap.Tools())
+    started.start()
+    assert os.readlink("/proc/%d/ns/net" % started.process.pid) != os.readlink("/proc/self/ns/net")
+    reaper = threading.Thread(target=started.process.wait)  # as init reaps the slapd of a drill that was killed
+    reaper.start()
+    left = openldap.ScratchServer(root, openldap.Tools())  # what the next drill sees: the pid file only
+    assert left.stop() == []
+    reaper.join(timeout=5)
+    assert started.process.returncode == 0
