@@ -49,8 +49,8 @@ options:
     default: {}
   provider_secrets:
     description:
-      - The provider's passwords and keys (for V(postgresql) and V(mysql), C(password); for V(ldap), the C(password) of
-        C(bind_dn)), never logged or returned; they reach
+      - The provider's passwords and keys (for V(postgresql), V(mysql) and V(mariadb_physical), C(password); for V(ldap), the
+        C(password) of C(bind_dn)), never logged or returned; they reach
         the product's tools through a root-only file, standard input or the environment, never a command line.
     type: dict
     default: {}

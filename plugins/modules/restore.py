@@ -24,7 +24,8 @@ description:
     rule) is checked against the product's release on this host, naming both. V(files) has no rule. V(freeipa)
     allows the same X.Y series (another release within it is a warning) and refuses another series unless
     O(force_release). V(postgresql) allows the same major release or a newer one, V(mysql) the same major.minor
-    release or a newer one of the same server (MariaDB or MySQL), V(ldap) the same X.Y series when it restores
+    release or a newer one of the same server (MariaDB or MySQL), V(mariadb_physical) the same major.minor
+    release only, V(ldap) the same X.Y series when it restores
     C(cn=config) (C(restore_config)), any release for the entries alone. A backup made before the rule was recorded
     is not constrained.
   - For V(freeipa), the whole backup is verified while it is staged back into ipa-restore's layout (a private
@@ -69,7 +70,7 @@ options:
     description:
       - Secrets of the provider (those its documentation marks as secrets), never logged, returned or put on a
         command line. For V(freeipa), C(dm_password), the Directory Manager password (needed on a configured IdM
-        server); for V(postgresql) and V(mysql), C(password), the role's or the account's; for V(ldap), the
+        server); for V(postgresql), V(mysql) and V(mariadb_physical), C(password), the role's or the account's; for V(ldap), the
         C(password) of C(bind_dn).
     type: dict
     default: {}
@@ -158,9 +159,9 @@ backup:
   returned: success
   type: dict
 actions:
-  description: For providers that restore with the product's own tool (V(freeipa), V(postgresql), V(mysql), V(ldap)), what
-    was done (or would be).
-  returned: for V(freeipa), V(postgresql), V(mysql) and V(ldap)
+  description: For providers that restore with the product's own tool (V(freeipa), V(postgresql), V(mysql),
+    V(mariadb_physical), V(ldap)), what was done (or would be).
+  returned: for V(freeipa), V(postgresql), V(mysql), V(mariadb_physical) and V(ldap)
   type: list
   elements: str
   sample: ["ipa-restore restored ipa-full-2026-11-23-02-00-01 (FULL restore) on idm2.example.com; the IdM services

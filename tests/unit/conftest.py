@@ -317,6 +317,23 @@ def mariadb_server():
         run(script, "stop", where)
 
 
+@pytest.fixture(scope="session")
+def mariadb_physical_server():
+    """A second MariaDB server of the tests' own, for the physical backups, whose restores stop it and replace its
+    data directory: ``socket``, ``port``, ``datadir``, ``where`` and the ``script`` that starts and stops it."""
+    require("mariadbd", "mariadb", "mariadb-install-db", "mariadb-backup", "mbstream")
+    script = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, "servers", "mariadb.sh"))
+    where, port = "/var/tmp/drkit-tests-mariadb/physical", "55307"
+    os.makedirs(os.path.dirname(where), mode=0o755, exist_ok=True)
+    run(script, "start", where, port)
+    server = {"socket": os.path.join(where, "mysqld.sock"), "port": int(port), "where": where,
+              "datadir": os.path.join(where, "data"), "script": script}
+    try:
+        yield server
+    finally:
+        run(script, "stop", where)
+
+
 def mariadb(server, sql, database=None):
     """The rows of ``sql`` as root over the socket, each a tuple of strings."""
     out = run("mariadb", "--no-defaults", "--socket=%s" % server["socket"], "-u", "root", "--batch",

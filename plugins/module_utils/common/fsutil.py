@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import InvalidInput, NoSpace
@@ -94,3 +95,32 @@ def no_space(path: str, needed, what: str, cleanup: str, advice: str = "Free spa
     return NoSpace("no space left on the file system holding %s: %s needs %s, and %s free there; %s. %s."
                    % (path, what, "about %s" % mib(needed) if needed is not None else "more than it had",
                       "%s are" % mib(free) if free is not None else "an unknown amount is", cleanup, advice))
+
+
+def move_aside(directory: str):
+    """Moves ``directory`` aside on its file system (``<directory>.drkit-old-<random>``) and makes it again, empty,
+    with its mode (0700 when there was none); returns where the old one is, None when there was none. A restore
+    that fails puts it back with :func:`put_back`; one that succeeds removes it."""
+    aside = None
+    if os.path.lexists(directory):
+        aside = "%s.drkit-old-%s" % (directory.rstrip("/"), secrets.token_hex(4))
+        os.rename(directory, aside)
+    mode = os.stat(aside).st_mode & 0o7777 if aside is not None else 0o700
+    os.makedirs(directory, mode)
+    os.chmod(directory, mode)
+    return aside
+
+
+def put_back(directory: str, aside):
+    """Undoes :func:`move_aside`: what is in ``directory`` now goes, the old one comes back."""
+    shutil.rmtree(directory, ignore_errors=True)
+    if aside is not None:
+        os.rename(aside, directory)
+
+
+def chown_tree(top: str, uid: int, gid: int):
+    """``top`` and everything under it owned by ``uid``:``gid`` (links themselves, never what they point to)."""
+    os.chown(top, uid, gid)
+    for where, dirs, files in os.walk(top):
+        for name in dirs + files:
+            os.lchown(os.path.join(where, name), uid, gid)

@@ -126,12 +126,13 @@ def _not_run(exc, what, program, missing, error):
 
 
 def stream(argv, out, *, what=None, secrets=(), env=None, error=ToolError, missing=None, user=None,
-           refuse=()) -> int:
+           refuse=(), expect=None) -> int:
     """Runs ``argv`` and copies its standard output into the binary file object ``out`` as it comes; returns
     the bytes copied.
 
     Its standard error is kept aside (in a private temporary file, so a chatty program never blocks) for the
-    message when it fails: an exit code other than 0, or an error output matching any of ``refuse``. When
+    message when it fails: an exit code other than 0, an error output matching any of ``refuse``, or one that
+    does not match ``expect`` (the line a tool writes when it has done its work). When
     anything goes wrong on this side (``out`` cannot take more), the program is killed. No timeout: a dump
     takes as long as the data.
     """
@@ -167,6 +168,8 @@ def stream(argv, out, *, what=None, secrets=(), env=None, error=ToolError, missi
     for pattern in refuse:
         if re.search(pattern, output):
             raise error("%s exited 0 but its output says it failed: %s" % (what, tail(output)))
+    if expect is not None and not re.search(expect, output):
+        raise error("%s exited 0 but did not say it completed: %s" % (what, tail(output)))
     return copied
 
 

@@ -17,6 +17,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.providers import opti
 from ansible_collections.drkit.backup.plugins.module_utils.providers.files.provider import FilesProvider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.freeipa.provider import FreeIPAProvider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.ldap.provider import LDAPProvider
+from ansible_collections.drkit.backup.plugins.module_utils.providers.mariadb_physical.provider import MariaDBPhysicalProvider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.mysql.provider import MySQLProvider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.postgresql.provider import PostgreSQLProvider
 
@@ -24,6 +25,7 @@ PROVIDERS = {provider.name: provider for provider in (
     FilesProvider,
     FreeIPAProvider,
     LDAPProvider,
+    MariaDBPhysicalProvider,
     MySQLProvider,
     PostgreSQLProvider,
 )}

@@ -25,7 +25,7 @@ import tempfile
 import time
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.process import ToolError, find_tool, run, secret_file, \
-    stop_server, stream
+    stop_server, stream, tail
 from ansible_collections.drkit.backup.plugins.module_utils.providers.databases.session import END, ClientSession
 
 # Databases of the server itself, never backed up as a database.
@@ -94,10 +94,11 @@ class Connection:
                                                    if self.bin_dir else "installed on this host", MISSING))
 
     @contextlib.contextmanager
-    def environment(self):
-        """The option file of one operation (the login), while it lasts; yields its path."""
-        lines = ["[client]"]
-        for name, value in (("user", self.user), ("password", self.password), ("host", self.host),
+    def environment(self, group="client", user=None):
+        """The option file of one operation (the login), while it lasts; yields its path. ``group``: the option
+        group the tool reads (mariadb-backup reads no [client]); ``user``: the login when the options name none."""
+        lines = ["[%s]" % group]
+        for name, value in (("user", self.user or user), ("password", self.password), ("host", self.host),
                             ("port", self.port), ("socket", self.socket)):
             if value not in (None, ""):
                 lines.append("%s=%s" % (name, option_value(str(value))))
@@ -111,7 +112,7 @@ class Connection:
 
     def run(self, argv, what, **kwargs):
         try:
-            return run(argv, what=what, env=_clean_environment(), secrets=[self.password], error=MySQLError,
+            return run(argv, what=what, env=clean_environment(), secrets=[self.password], error=MySQLError,
                        missing=MISSING, user=self.os_user or None, **kwargs)
         except MySQLError as exc:
             raise MySQLError(explain(str(exc), self))
@@ -204,7 +205,7 @@ class Connection:
 
     def stream(self, argv, out, what) -> int:
         try:
-            return stream(argv, out, what=what, env=_clean_environment(), secrets=[self.password],
+            return stream(argv, out, what=what, env=clean_environment(), secrets=[self.password],
                           error=MySQLError, missing=MISSING, user=self.os_user or None)
         except MySQLError as exc:
             raise MySQLError(explain(str(exc), self))
@@ -278,7 +279,7 @@ class Session(ClientSession):
 
     def __init__(self, connection, login, database):
         super().__init__(connection.argv("client", login, "--batch", "--skip-column-names", "--raw", "--unbuffered",
-                                         "--database=%s" % database), _clean_environment(),
+                                         "--database=%s" % database), clean_environment(),
                          connection.os_user or None, MySQLError, lambda message: explain(message, connection),
                          "the session on database %s" % database, "\t", "SELECT '%s';" % END)
         self.locked = True
@@ -311,7 +312,7 @@ class _Watched:
         return bool(DUMP_COMPLETED.search(self.tail))
 
 
-def _clean_environment() -> dict:
+def clean_environment() -> dict:
     # The client reads MYSQL_PWD and MYSQL_HOST before the option file: the caller's must not count.
     return {"MYSQL_PWD": "", "MYSQL_HOST": ""}
 
@@ -363,10 +364,15 @@ class ScratchServer:
         return path
 
     def start(self):
+        """A new data directory, and the server on it."""
         os.makedirs(self.directory, mode=0o700)
         run([self._tool("mariadb-install-db"), "--no-defaults", "--user=root", "--datadir=%s" % self.data,
              "--auth-root-authentication-method=socket", "--skip-test-db"],
             what="mariadb-install-db of the drill's scratch server", error=MySQLError, timeout=300)
+        self.launch()
+
+    def launch(self):
+        """The server on the data directory there (a new one, or one a physical backup was restored into)."""
         with open(os.path.join(self.directory, "error.log"), "ab") as log:
             argv = [self._tool("mariadbd"), "--no-defaults", "--user=root", "--datadir=%s" % self.data,
                     "--socket=%s" % self.socket, "--skip-networking", "--pid-file=%s" % self.pidfile,
@@ -375,6 +381,10 @@ class ScratchServer:
                                             start_new_session=True)
         deadline = time.monotonic() + 120
         while not self._answers():
+            if self.process.poll() is not None:
+                with open(os.path.join(self.directory, "error.log"), encoding="utf-8", errors="replace") as log:
+                    raise MySQLError("the drill's scratch server stopped at its start (exit %d): %s"
+                                     % (self.process.returncode, tail(log.read())))
             if time.monotonic() > deadline:
                 raise MySQLError("the drill's scratch server did not start within 120 s: see %s"
                                  % os.path.join(self.directory, "error.log"))

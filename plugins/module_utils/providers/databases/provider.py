@@ -242,7 +242,7 @@ class DatabaseProvider(DumpProvider):
     def count(self, summary=None):
         """The same counts on the server the options name, for the databases of ``summary`` (by their backed-up
         names, under target_databases' names)."""
-        mapping = self.option("target_databases") or {}
+        mapping = self.options.get("target_databases") or {}  # a provider without the option keeps the names
         backed_up = (summary or {}).get("databases") or {name: {"rows": {}} for name in self._chosen()}
         counted = {}
         with self.connection.environment() as env:

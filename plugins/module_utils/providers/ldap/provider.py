@@ -23,10 +23,10 @@ import hashlib
 import os
 import pwd
 import re
-import secrets
 import shutil
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import CaptureError, InvalidInput
+from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import chown_tree, move_aside, put_back
 from ansible_collections.drkit.backup.plugins.module_utils.common.process import running_pid
 from ansible_collections.drkit.backup.plugins.module_utils.providers.base import DumpProvider, PartSpec
 from ansible_collections.drkit.backup.plugins.module_utils.providers.directories import openldap
@@ -265,7 +265,7 @@ class LDAPProvider(DumpProvider):
                 for directory in openldap.database_directories(staged):  # slapadd -n 0 wants them there
                     self._swap(directory, swapped)
                 self.tools.load(self.config, 0, staged, "slapadd of cn=config")
-                _give(self.option("config_dir"), self._owner(self.option("config_dir"), swapped))
+                chown_tree(self.option("config_dir"), *self._owner(self.option("config_dir"), swapped))
                 done.append("restored cn=config into %s" % self.option("config_dir"))
             targets = self._targets(header)
             for part in _data_parts(header):
@@ -276,13 +276,11 @@ class LDAPProvider(DumpProvider):
                     self._swap(database.directory, swapped)
                 self.tools.load(self.config, database.number, os.path.join(stage_dir, part["name"]),
                                 "slapadd of database %s" % part["suffix"])
-                _give(database.directory, self._owner(database.directory, swapped))
+                chown_tree(database.directory, *self._owner(database.directory, swapped))
                 done.append("restored database %s" % part["suffix"])
         except BaseException:
             for directory, aside in reversed(swapped):
-                shutil.rmtree(directory, ignore_errors=True)
-                if aside is not None:
-                    os.rename(aside, directory)
+                put_back(directory, aside)
             raise
         for _directory, aside in swapped:
             if aside is not None:
@@ -290,15 +288,7 @@ class LDAPProvider(DumpProvider):
         return done
 
     def _swap(self, directory, swapped):
-        """Moves ``directory`` aside (same file system) and makes it again, empty, with the same owner and mode."""
-        aside = None
-        if os.path.lexists(directory):
-            aside = "%s.drkit-old-%s" % (directory.rstrip("/"), secrets.token_hex(4))
-            os.rename(directory, aside)
-        swapped.append((directory, aside))
-        kept = os.stat(aside) if aside is not None else None
-        os.makedirs(directory, kept.st_mode & 0o7777 if kept else 0o700)
-        os.chmod(directory, kept.st_mode & 0o7777 if kept else 0o700)
+        swapped.append((directory, move_aside(directory)))
 
     def _owner(self, directory, swapped):
         """(uid, gid) of what a restore writes: os_user's, else the replaced directory's, else its parent's."""
@@ -394,11 +384,3 @@ def _suffixes_of(header) -> list:
 
 def _has_files(path) -> bool:
     return os.path.isdir(path) and bool(os.listdir(path))
-
-
-def _give(top, owner):
-    uid, gid = owner
-    os.chown(top, uid, gid)
-    for where, dirs, files in os.walk(top):
-        for name in dirs + files:
-            os.lchown(os.path.join(where, name), uid, gid)
