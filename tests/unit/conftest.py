@@ -323,7 +323,7 @@ def mariadb_physical_server():
     data directory: ``socket``, ``port``, ``datadir``, ``where`` and the ``script`` that starts and stops it."""
     require("mariadbd", "mariadb", "mariadb-install-db", "mariadb-backup", "mbstream")
     script = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, "servers", "mariadb.sh"))
-    where, port = "/var/tmp/drkit-tests-mariadb/physical", "55307"
+    where, port = "/var/tmp/drkit-tests-mariadb/physical", "55308"
     os.makedirs(os.path.dirname(where), mode=0o755, exist_ok=True)
     run(script, "start", where, port)
     server = {"socket": os.path.join(where, "mysqld.sock"), "port": int(port), "where": where,
