@@ -32,8 +32,10 @@ options:
         (FreeIPA / Red Hat IdM through C(ipa-backup), which stops and starts the IdM services itself, so
         O(stop_command) and O(start_command) are not used), V(postgresql) (C(pg_dump) per database and
         C(pg_dumpall --globals-only), streamed into the backup), V(mysql) (MariaDB or MySQL, C(mariadb-dump)
-        per database and C(mariadb-dump --system=users), streamed into the backup) and V(ldap) (OpenLDAP, an LDIF
-        per database, C(slapcat) with slapd stopped or a paged C(ldapsearch) online, and C(cn=config) apart).
+        per database and C(mariadb-dump --system=users), streamed into the backup), V(ldap) (OpenLDAP, an LDIF
+        per database, C(slapcat) with slapd stopped or a paged C(ldapsearch) online, and C(cn=config) apart) and
+        V(keycloak) (its database through V(postgresql) or V(mysql), with O(online=false) a C(kc.sh export) of the
+        realms while O(stop_command) has Keycloak stopped, and its configuration).
       - Required with O(state=present), except for O(stage=seal).
     type: str
   provider_options:
@@ -49,7 +51,8 @@ options:
     default: {}
   provider_secrets:
     description:
-      - The provider's passwords and keys (for V(postgresql), V(mysql) and V(mariadb_physical), C(password); for V(ldap), the
+      - The provider's passwords and keys (for V(postgresql), V(mysql) and V(mariadb_physical), C(password); for
+        V(keycloak), C(db_password), when keycloak.conf and the service's environment do not hold it; for V(ldap), the
         C(password) of C(bind_dn)), never logged or returned; they reach
         the product's tools through a root-only file, standard input or the environment, never a command line.
     type: dict

@@ -25,7 +25,8 @@ description:
     allows the same X.Y series (another release within it is a warning) and refuses another series unless
     O(force_release). V(postgresql) allows the same major release or a newer one, V(mysql) the same major.minor
     release or a newer one of the same server (MariaDB or MySQL), V(mariadb_physical) the same major.minor
-    release only, V(ldap) the same X.Y series when it restores
+    release only, V(keycloak) the same Keycloak release or a newer one (which migrates the schema when it starts)
+    and its database's rule as well, V(ldap) the same X.Y series when it restores
     C(cn=config) (C(restore_config)), any release for the entries alone. A backup made before the rule was recorded
     is not constrained.
   - For V(freeipa), the whole backup is verified while it is staged back into ipa-restore's layout (a private
@@ -48,6 +49,12 @@ description:
     and over a database with entries unless C(replace)), in a new directory that takes the old one's place only
     once complete; C(restore_config) restores C(cn=config) first, for a fresh host. C(restore_with=ldapadd) adds
     the entries to a running slapd instead, parents first, into an empty suffix only.
+  - For V(keycloak), the database vendor, the release and a database reachable with the configuration's account
+    are checked before anything stops; then Keycloak's service is stopped (O(stop_command), O(start_command)), its
+    database replaced through the V(postgresql) or V(mysql) provider, the configuration files that differ put
+    back, C(kc.sh build) run when keycloak.conf changed, the service started and awaited on C(/health/ready); the
+    realms in C(import_realms) are then imported with C(kc.sh import), Keycloak stopped again, each from a
+    directory of its own files, and the users of each realm are checked against the backup's counts.
 options:
   backup:
     description: The backup directory, or single-file backup, to restore.
@@ -70,7 +77,8 @@ options:
     description:
       - Secrets of the provider (those its documentation marks as secrets), never logged, returned or put on a
         command line. For V(freeipa), C(dm_password), the Directory Manager password (needed on a configured IdM
-        server); for V(postgresql), V(mysql) and V(mariadb_physical), C(password), the role's or the account's; for V(ldap), the
+        server); for V(postgresql), V(mysql) and V(mariadb_physical), C(password), the role's or the account's; for V(keycloak),
+        C(db_password) when keycloak.conf and the service's environment do not hold it; for V(ldap), the
         C(password) of C(bind_dn).
     type: dict
     default: {}
@@ -160,8 +168,8 @@ backup:
   type: dict
 actions:
   description: For providers that restore with the product's own tool (V(freeipa), V(postgresql), V(mysql),
-    V(mariadb_physical), V(ldap)), what was done (or would be).
-  returned: for V(freeipa), V(postgresql), V(mysql), V(mariadb_physical) and V(ldap)
+    V(mariadb_physical), V(ldap), V(keycloak)), what was done (or would be).
+  returned: for V(freeipa), V(postgresql), V(mysql), V(mariadb_physical), V(ldap) and V(keycloak)
   type: list
   elements: str
   sample: ["ipa-restore restored ipa-full-2026-11-23-02-00-01 (FULL restore) on idm2.example.com; the IdM services

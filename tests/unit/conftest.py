@@ -11,6 +11,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.common import workers
 from ansible_collections.drkit.backup.plugins.module_utils.host import state as host_state
 from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
 from ansible_collections.drkit.backup.plugins.module_utils.protection import keystore as keys
+from keycloak_server import DB_PASSWORD as KEYCLOAK_DB_PASSWORD, Keycloak
 from slapd_server import Slapd
 
 
@@ -399,3 +400,27 @@ def ldap_server():
         yield server
     finally:
         server.stop()
+
+
+# --- an emulated Keycloak (tests/emulators/keycloak) on the real PostgreSQL server, once per session ----------
+
+@pytest.fixture(scope="session")
+def keycloak_server(postgres_server):
+    """The emulated Keycloak under /var/tmp/drkit-tests-kc/unit on 127.0.0.42:18081 (management 19001), its database
+    keycloak (owned by the role keycloak, which may create databases) on the tests' PostgreSQL; running."""
+    import shutil
+    psql(postgres_server, "DROP DATABASE IF EXISTS keycloak WITH (FORCE); DROP ROLE IF EXISTS keycloak;")
+    psql(postgres_server, "CREATE ROLE keycloak LOGIN CREATEDB PASSWORD '%s';" % KEYCLOAK_DB_PASSWORD.replace("'", "''"))
+    psql(postgres_server, "CREATE DATABASE keycloak OWNER keycloak;")
+    home = "/var/tmp/drkit-tests-kc/unit"
+    server = Keycloak(home, postgres_server, "keycloak", "127.0.0.42", 18081, 19001)
+    server.destroy()
+    shutil.rmtree(home, ignore_errors=True)
+    os.makedirs(os.path.dirname(home), mode=0o755, exist_ok=True)
+    server.create()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.destroy()
+        psql(postgres_server, "DROP DATABASE IF EXISTS keycloak WITH (FORCE);")

@@ -249,8 +249,11 @@ def create_backup(keystore, provider, provider_options=None, backup_type="full",
         result["stage"] = stage
         result["stops_services"] = plan.stops_services
         result["tool_stops_services"] = plan.tool_stops_services
-        if operation.warnings:
-            result["warnings"] = operation.warnings
+        result.update(plan.provider.report)
+        warnings = list(result.get("warnings", []))
+        warnings += [text for text in plan.provider.warnings + list(operation.warnings) if text not in warnings]
+        if warnings:
+            result["warnings"] = warnings
     return result
 
 

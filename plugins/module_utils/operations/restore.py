@@ -68,6 +68,7 @@ def restore_backup(unlocker, backup, provider=None, provider_options=None, parts
             operation = stack.enter_context(locked_operation(state, "restore", name=header.name, stage="verify",
                                                              backup=source.path))
         pool = stack.enter_context(worker_pool())
+        chosen.service_control, chosen.journal = control, operation
         if whole:
             result = _restore_whole(source, header, unlocker, chosen, check_mode, trusted, pool)
         else:

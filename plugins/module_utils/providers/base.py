@@ -107,6 +107,10 @@ class Provider:
         self.warnings = []
         # Extra fields for the module's result.
         self.report = {}
+        # How a restore stops and starts services (host/services.py) and the operation that records them: set by
+        # the restore before restore_whole, for a provider whose restore stops its product itself.
+        self.service_control = None
+        self.journal = None
 
     @classmethod
     def facts(cls) -> dict:

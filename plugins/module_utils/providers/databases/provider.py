@@ -44,6 +44,9 @@ class DatabaseProvider(DumpProvider):
         self._databases = None
         self._facts = {}
         self._rows = {}
+        # A caller's own count in each dump's snapshot (session -> anything), e.g. an application's records.
+        self.count_also = None
+        self.counted = {}
 
     def connect(self):
         """The :class:`Connection` the options describe."""
@@ -120,6 +123,8 @@ class DatabaseProvider(DumpProvider):
             with self.connection.snapshot(env, database) as session:
                 self.connection.dump(env, database, out, session, schema_only=self.option("schema_only"))
                 self._rows[database] = self.connection.count_rows(env, database, session)
+                if self.count_also is not None:
+                    self.counted[database] = self.count_also(session)
 
     def content_summary(self):
         """Per database: its tables, and (unless schema only) the rows of each."""

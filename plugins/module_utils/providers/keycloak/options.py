@@ -1,0 +1,127 @@
+# -*- coding: utf-8 -*-
+# Copyright: drkit.backup contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The options of the ``keycloak`` provider (format: providers/options.py).
+
+The database options are Keycloak's own configuration keys with ``_`` for ``-`` (``db_url_host`` is
+``db-url-host``): each one given here wins over the service's environment (``KC_DB_URL_HOST``), which wins over
+``conf/keycloak.conf``, as in Keycloak.
+"""
+
+from __future__ import annotations
+
+BOTH = ["backup", "restore"]
+# The options that are Keycloak's own database keys (db_url_host is db-url-host); db_password is a secret.
+DATABASE_KEYS = ("db", "db_url", "db_url_host", "db_url_port", "db_url_database", "db_username", "db_schema")
+
+OPTIONS = {
+    "home": {
+        "type": "path", "default": "/opt/keycloak", "verbs": BOTH, "describes": True,
+        "description": "Keycloak's installation directory (bin/kc.sh, conf/, providers/, themes/, data/).",
+    },
+    "service": {
+        "type": "str", "default": "keycloak", "verbs": BOTH, "describes": True,
+        "description": "The service that runs Keycloak: an offline backup stops it for the realm export, a restore "
+                       "stops it for the database and configuration and starts it again (with the module's "
+                       "stop_command and start_command).",
+    },
+    "environment_files": {
+        "type": "list", "elements": "path", "default": [], "verbs": BOTH, "describes": True,
+        "description": "Files holding the service's environment (KEY=value lines, as a systemd EnvironmentFile): "
+                       "their KC_* settings override keycloak.conf, and they are kept in the config part (inside "
+                       "the encrypted backup only: no value reaches the header or the result).",
+    },
+    "db": {
+        "type": "str", "verbs": BOTH,
+        "choices": ["postgres", "mariadb", "mysql", "mssql", "oracle", "tidb", "dev-file", "dev-mem"],
+        "description": "The database vendor (Keycloak's db; default what the configuration says). postgres is "
+                       "dumped with pg_dump, mariadb and mysql with mariadb-dump or mysqldump, dev-file (H2 under "
+                       "data/) as files with Keycloak stopped; mssql, oracle, tidb and dev-mem are refused.",
+    },
+    "db_url": {"type": "str", "verbs": BOTH, "description": "The JDBC URL (Keycloak's db-url)."},
+    "db_url_host": {"type": "str", "verbs": BOTH, "description": "The database host (db-url-host)."},
+    "db_url_port": {"type": "int", "verbs": BOTH, "description": "The database port (db-url-port)."},
+    "db_url_database": {"type": "str", "verbs": BOTH, "description": "The database name (db-url-database)."},
+    "db_username": {"type": "str", "verbs": BOTH, "description": "The database account (db-username)."},
+    "db_schema": {"type": "str", "verbs": BOTH, "description": "The database schema (db-schema)."},
+    "db_password": {
+        "type": "str", "verbs": BOTH, "secret": True,
+        "instead": "or leave it in keycloak.conf or the service's environment",
+        "description": "The database password (db-password), for one kept in Keycloak's config keystore; it "
+                       "reaches the dump tools in a root-only file and kc.sh in its environment, never a command "
+                       "line.",
+    },
+    "db_bin_dir": {
+        "type": "path", "verbs": BOTH,
+        "description": "Where the database client tools are (pg_dump, psql, pg_restore; mariadb-dump, mariadb). "
+                       "Default on PATH.",
+    },
+    "export_realms": {
+        "type": "bool", "default": True, "verbs": ["backup"], "describes": True,
+        "description": "An offline backup also exports the realms with kc.sh export, Keycloak stopped (its guide "
+                       "recommends it), each realm and users file checked afterwards. An online backup is the "
+                       "database dump alone, taken while Keycloak runs.",
+    },
+    "realms": {
+        "type": "list", "elements": "str", "default": [], "verbs": ["backup"], "describes": True,
+        "description": "The realms the export holds (default all, master included). The database dump holds every "
+                       "realm whatever this says.",
+    },
+    "users": {
+        "type": "str", "default": "different_files", "verbs": ["backup"], "describes": True,
+        "choices": ["skip", "realm_file", "same_file", "different_files"],
+        "description": "Where kc.sh export puts the users (its --users).",
+    },
+    "users_per_file": {
+        "type": "int", "default": 50, "verbs": ["backup"],
+        "description": "Users per file with users different_files (kc.sh export --users-per-file).",
+    },
+    "optimized": {
+        "type": "bool", "default": True, "verbs": BOTH,
+        "description": "Run kc.sh export and import with --optimized (the server was built with kc.sh build, as "
+                       "Keycloak's production guide has it); false for a server that is not.",
+    },
+    "staging_dir": {
+        "type": "path", "verbs": BOTH,
+        "description": "Where the realm export and a restore's plaintext are staged, in a directory only root can "
+                       "read, removed afterwards (default the system's temporary directory).",
+    },
+    "restore_database": {
+        "type": "bool", "default": True, "verbs": ["restore"],
+        "description": "Restore the database, replacing Keycloak's: the backup is restored under a temporary name "
+                       "that takes the old one's place only once complete (the account needs CREATEDB, and to own "
+                       "the database). The database holds every realm, user, client and secret.",
+    },
+    "restore_config": {
+        "type": "bool", "default": True, "verbs": ["restore"],
+        "description": "Restore the configuration files (conf/, providers/, themes/, data/ and the environment "
+                       "files) under home; files that differ are replaced, none is deleted.",
+    },
+    "import_realms": {
+        "type": "list", "elements": "str", "default": [], "verbs": ["restore"],
+        "description": "Realms to import from the backup's realm export with kc.sh import, Keycloak stopped, after "
+                       "the database and configuration (with restore_database false: those realms alone come "
+                       "back, the others are left as they are). Each is imported from a directory of its own "
+                       "files, since kc.sh import takes every realm in its directory.",
+    },
+    "override": {
+        "type": "bool", "default": True, "verbs": ["restore"],
+        "description": "kc.sh import --override: a realm that exists is replaced (true) or left as it is and "
+                       "skipped (false).",
+    },
+    "build": {
+        "type": "str", "default": "auto", "verbs": ["restore"], "choices": ["auto", "always", "never"],
+        "description": "Run kc.sh build before the start: auto when the restore changed keycloak.conf or "
+                       "quarkus.properties (build-time options may have changed).",
+    },
+    "health_url": {
+        "type": "str", "verbs": ["restore"],
+        "description": "The readiness URL a restore waits for (default /health/ready on the management port, or "
+                       "on the main port with http-management-health-enabled false; without health-enabled, the "
+                       "master realm's OpenID configuration).",
+    },
+    "health_timeout": {
+        "type": "int", "default": 300, "verbs": ["restore"],
+        "description": "Seconds a restore waits for Keycloak to be ready after its start.",
+    },
+}

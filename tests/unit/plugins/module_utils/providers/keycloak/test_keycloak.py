@@ -1,0 +1,128 @@
+# -*- coding: utf-8 -*-
+"""The keycloak provider on the emulated Keycloak (tests/emulators/keycloak) over the tests' real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.drkit.backup.plugins.module_utils.common.errors import DrkitError, InvalidInput
+from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
+from ansible_collections.drkit.backup.plugins.module_utils.operations.restore import restore_backup
+from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
+
+from keycloak_server import CLIENT_SECRET, DB_PASSWORD
+
+
+@pytest.fixture
+def keycloak(keycloak_server):
+    """Two realms of known content, Keycloak running; running again afterwards whatever the test did."""
+    keycloak_server.start()
+    keycloak_server.seed("corp", users=7)
+    keycloak_server.seed("sales", users=2)
+    yield keycloak_server
+    with open(os.path.join(keycloak_server.home, "version"), "w", encoding="utf-8") as handle:
+        handle.write("26.0.5\n")
+    keycloak_server.start()
+
+
+def commands(server):
+    return {"stop_command": server.service_command("stop"), "start_command": server.service_command("start")}
+
+
+def backup(keystore, tmp_path, server, online=False, **options):
+    return create_backup(keystore, "keycloak", dict({"home": server.home, "users_per_file": 3}, **options),
+                         online=online, dest=str(tmp_path / "backups"), **commands(server))
+
+
+def restore(keystore, made, server, **options):
+    return restore_backup(Unlocker(keystore), made["path"], provider_options=dict({"home": server.home}, **options),
+                          **commands(server))
+
+
+def test_an_offline_backup_brings_back_a_deleted_realm_and_user_with_the_secret_intact(keycloak, tmp_path, keystore):
+    made = backup(keystore, tmp_path, keycloak)
+    header = made["backup"]
+    assert [part["name"] for part in header["parts"]] == ["db-keycloak.dump", "realms.tar", "config.tar"]
+    assert header["contentSummary"]["realms"]["corp"] == {"users": 7, "clients": 7}
+    assert header["keycloak"]["realmExport"]["realms"]["corp"]["files"] == [
+        "corp-realm.json", "corp-users-0.json", "corp-users-1.json", "corp-users-2.json"]
+    assert header["keycloak"]["version"] == header["productVersion"] == "26.0.5"
+    assert header["restorableTo"]["rule"] == "same_or_newer"
+    assert made["realm_export"] == ["corp", "master", "sales"] and keycloak.running()
+    assert DB_PASSWORD not in str(header)
+
+    keycloak.delete_user("corp", "alice")
+    keycloak.admin("DELETE", "/sales")
+    assert not keycloak.alice_logs_in()
+
+    done = restore(keystore, made, keycloak)
+
+    assert keycloak.running() and "sales" in keycloak.realms()
+    assert keycloak.alice_logs_in() and keycloak.client_secret("corp") == CLIENT_SECRET
+    assert any("Keycloak is ready" in action for action in done["actions"])
+    assert "checked the users of 3 realm(s) against the backup's counts" in done["actions"]
+
+
+def test_an_online_backup_is_the_database_alone_and_says_so(keycloak, tmp_path, keystore):
+    made = backup(keystore, tmp_path, keycloak, online=True)
+    assert [part["name"] for part in made["backup"]["parts"]] == ["db-keycloak.dump", "config.tar"]
+    assert made["realm_export"] == [] and "no separate realm export" in " ".join(made["warnings"])
+    assert made["backup"]["contentSummary"]["realms"]["sales"] == {"users": 2, "clients": 7}
+    assert not made["stops_services"]
+
+
+def test_an_export_that_wrote_no_users_file_fails_and_keycloak_runs_again(keycloak, tmp_path, keystore):
+    # The emulator's kc.sh exits 0 having written the realm files only, as the real one can.
+    lie = tmp_path / "keycloak.env"
+    lie.write_text("KC_EMULATOR_FAIL=export-users\n")
+    with pytest.raises(DrkitError, match="user.* of realm corp, where the database has 7"):
+        backup(keystore, tmp_path, keycloak, environment_files=[str(lie)])
+    assert keycloak.running()
+    assert not [name for name in os.listdir(tmp_path / "backups") if not name.startswith(".")]
+
+
+def test_a_wrong_database_password_is_one_clear_message_without_it(keycloak, tmp_path, keystore):
+    wrong = "Wr0ng pass:word"
+    with pytest.raises(DrkitError) as caught:
+        create_backup(keystore, "keycloak", {"home": keycloak.home}, online=True, dest=str(tmp_path / "backups"),
+                      provider_secrets={"db_password": wrong})
+    assert "refused the login" in str(caught.value) and wrong not in str(caught.value)
+    assert not (tmp_path / "backups").exists() or not os.listdir(tmp_path / "backups")
+
+
+def test_a_restore_into_an_older_keycloak_is_refused_before_anything_stops(keycloak, tmp_path, keystore):
+    made = backup(keystore, tmp_path, keycloak, online=True)
+    with open(os.path.join(keycloak.home, "version"), "w", encoding="utf-8") as handle:
+        handle.write("25.0.6\n")
+    with pytest.raises(InvalidInput, match="made by keycloak 26.0.5 .* this host runs keycloak 25.0.6"):
+        restore(keystore, made, keycloak)
+    assert keycloak.running()
+
+
+def test_one_realm_is_imported_alone_leaving_the_others_as_they_are(keycloak, tmp_path, keystore):
+    made = backup(keystore, tmp_path, keycloak)
+    keycloak.delete_user("corp", "alice")
+    keycloak.delete_user("sales", "user01")
+
+    done = restore(keystore, made, keycloak, restore_database=False, restore_config=False, import_realms=["corp"])
+
+    assert "imported realm corp (kc.sh import --override true)" in done["actions"]
+    assert keycloak.alice_logs_in() and keycloak.user_id("sales", "user01") is None and keycloak.running()
+
+
+def test_check_mode_plans_the_restore_and_stops_nothing(keycloak, tmp_path, keystore):
+    made = backup(keystore, tmp_path, keycloak)
+    keycloak.delete_user("corp", "alice")
+    planned = restore_backup(Unlocker(keystore), made["path"], provider_options={"home": keycloak.home},
+                             check_mode=True, **commands(keycloak))
+    assert planned["changed"] and "stop service keycloak" in planned["actions"]
+    assert keycloak.running() and not keycloak.alice_logs_in()
+
+
+@pytest.mark.parametrize("vendor", ["mssql", "dev-mem"])
+def test_a_database_drkit_cannot_dump_is_refused_before_anything_runs(keycloak, tmp_path, keystore, vendor):
+    with pytest.raises(InvalidInput, match="Keycloak's database is %s" % vendor):
+        backup(keystore, tmp_path, keycloak, db=vendor)
+    assert keycloak.running()
