@@ -23,6 +23,9 @@ Documents followed (options, output, file names and formats, endpoints, JSON fie
 - keycloak.org/server/db: ``db``, ``db-url``, ``db-url-host``, ``db-url-port`` (5432), ``db-url-database``
   (``keycloak``), ``db-username``, ``db-password``, ``db-schema``; the schema is created by the first start,
   import or export, and a newer release migrates it (``migration_model``);
+- keycloak.org/server/enabletls: production mode (``start``) serves HTTPS only unless ``http-enabled=true``, and
+  refuses to start without key material ("Key material not provided to setup HTTPS ..."); the emulator serves
+  plain HTTP only, so it starts with ``http-enabled=true`` alone;
 - keycloak.org/server/management-interface and /observability/health: ``/health``, ``/health/ready``,
   ``/health/live`` on the management port ``http-management-port`` (9000) when ``health-enabled=true``, on the
   main port when ``http-management-health-enabled=false``; {"status": "UP", "checks": [...]};
@@ -334,6 +337,9 @@ def start(home, settings, release, optimized):
                 store.add_user(master["id"], {"username": name, "enabled": True, "realmRoles": ["admin"],
                                               "credentials": [{"type": "password", "value": password}]})
             log("Created temporary admin user with username %s" % name)
+    if str(settings.get("http-enabled", "false")).lower() != "true":  # the emulator serves plain HTTP only
+        return fail("Key material not provided to setup HTTPS. Please configure your keys/certificates or start the "
+                    "server in development mode.")
     host, port = settings.get("http-host", "0.0.0.0"), int(settings.get("http-port", 8080))
     management = int(settings.get("http-management-port", 9000))
     health = str(settings.get("health-enabled", "false", optimized=optimized)).lower() == "true"
@@ -387,7 +393,7 @@ def create(args):
             handle.write("KC_DB_PASSWORD=%s\n" % password)
     elif password:
         conf.append("db-password=%s" % password)
-    conf += ["health-enabled=true", "hostname-strict=false", ""]
+    conf += ["http-enabled=true", "health-enabled=true", "hostname-strict=false", ""]
     path = os.path.join(home, "conf", "keycloak.conf")
     with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
         handle.write("\n".join(conf))

@@ -68,6 +68,9 @@ def option_value(text: str) -> str:
 class Connection:
     """How to reach one MariaDB or MySQL server, and the tools that talk to it."""
 
+    # Where the password comes from, as a message names it (an application's provider has its own name for it).
+    password_source = "provider_secrets.password"
+
     error = MySQLError
 
     def __init__(self, host=None, port=None, socket=None, user=None, password=None, bin_dir=None, os_user=None):
@@ -329,8 +332,8 @@ def _safe(name: str) -> str:
 def explain(message: str, connection) -> str:
     """A client failure in words an operator acts on (the server's own words kept)."""
     if "Access denied for user" in message and "using password" in message:
-        return ("%s refused the login (wrong or missing password): check provider_secrets.password and the "
-                "account; %s" % (connection.describe(), message))
+        return ("%s refused the login (wrong or missing password): check %s and the account; %s"
+                % (connection.describe(), connection.password_source, message))
     if "Can't connect to" in message:
         return "%s is not reachable (is it running, and are host, port and socket right?): %s" % (
             connection.describe(), message)

@@ -60,6 +60,9 @@ def major(version_num: int) -> int:
 class Connection:
     """How to reach one PostgreSQL server, and the tools that talk to it."""
 
+    # Where the password comes from, as a message names it (an application's provider has its own name for it).
+    password_source = "provider_secrets.password"
+
     error = PostgresError
 
     def __init__(self, host=None, port=None, user=None, password=None, sslmode=None, sslrootcert=None,
@@ -261,8 +264,8 @@ class Session(ClientSession):
 def explain(message: str, connection) -> str:
     """A libpq failure in words an operator acts on (the server's own words kept)."""
     if "password authentication failed" in message or "no password supplied" in message:
-        return ("%s refused the login (wrong or missing password): check provider_secrets.password and the "
-                "role; %s" % (connection.describe(), message))
+        return ("%s refused the login (wrong or missing password): check %s and the role; %s"
+                % (connection.describe(), connection.password_source, message))
     if "Connection refused" in message or "No such file or directory" in message and "socket" in message:
         return "%s is not reachable (is it running, and are host and port right?): %s" % (
             connection.describe(), message)
@@ -271,23 +274,32 @@ def explain(message: str, connection) -> str:
 
 class ScratchServer:
     """A PostgreSQL server of a drill's own in ``directory`` (DESIGN decision 18): a new cluster (initdb), reachable
-    only on its Unix socket there (no TCP at all: no client and no peer can reach it), run as ``os_user``
-    (PostgreSQL refuses root), which trusts the role postgres on that socket. Removed with its directory."""
+    only on its Unix socket there (no TCP at all: no client and no peer can reach it; in a drill's network namespace
+    ``netns``, on 127.0.0.1 there too), run as ``os_user`` (PostgreSQL refuses root), which trusts every role. Removed
+    with its directory."""
 
     PORT = 5432  # names the socket file only: the server listens on no TCP address
 
-    def __init__(self, directory, bin_dir=None, os_user="postgres"):
+    def __init__(self, directory, bin_dir=None, os_user="postgres", netns=None):
         self.directory = directory
         self.data = os.path.join(directory, "data")
         self.bin_dir = bin_dir or server_bin_dir()
         self.os_user = os_user
+        # In a drill's network namespace (common/netns.py) it also listens on 127.0.0.1 there, for an application
+        # of the drill's own that connects over TCP (Keycloak's JDBC); its socket still serves the tools outside.
+        self.netns = netns
 
     def options(self) -> dict:
         return {"host": self.directory, "port": self.PORT, "user": "postgres", "os_user": self.os_user}
 
     def _run(self, argv, what):
-        return run([os.path.join(self.bin_dir, argv[0])] + argv[1:], what=what, user=self.os_user,
-                   error=PostgresError, missing=SERVER_MISSING, timeout=300)
+        argv, user = [os.path.join(self.bin_dir, argv[0])] + argv[1:], self.os_user
+        if self.netns:  # nsenter needs root: it takes on os_user itself, inside the namespace
+            entry = pwd.getpwnam(self.os_user)
+            argv = ["nsenter", "--net=%s" % self.netns, "--setgid", str(entry.pw_gid), "--setuid", str(entry.pw_uid),
+                    "--"] + argv
+            user = None
+        return run(argv, what=what, user=user, error=PostgresError, missing=SERVER_MISSING, timeout=300)
 
     def start(self):
         os.makedirs(self.directory, mode=0o700)
@@ -297,8 +309,8 @@ class ScratchServer:
         self._run(["initdb", "--no-sync", "--auth=trust", "--username=postgres", "--encoding=UTF8", "-D", self.data],
                   "initdb of the drill's scratch server")
         self._run(["pg_ctl", "-D", self.data, "-l", os.path.join(self.directory, "server.log"), "-w", "-o",
-                   "-c listen_addresses='' -c unix_socket_directories=%s -p %d -c fsync=off"
-                   % (self.directory, self.PORT), "start"], "start of the drill's scratch server")
+                   "-c listen_addresses='%s' -c unix_socket_directories=%s -p %d -c fsync=off"
+                   % ("127.0.0.1" if self.netns else "", self.directory, self.PORT), "start"], "start of the drill's scratch server")
 
     def stop(self) -> list:
         if not os.path.exists(os.path.join(self.data, "postmaster.pid")):

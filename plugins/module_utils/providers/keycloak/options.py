@@ -124,4 +124,33 @@ OPTIONS = {
         "type": "int", "default": 300, "verbs": ["restore"],
         "description": "Seconds a restore waits for Keycloak to be ready after its start.",
     },
+    # --- drills (providers/keycloak/drill.py) ---
+    "scratch_dir": {
+        "type": "path", "verbs": ["restore"],
+        "description": "Set by drkit.backup.backup_drill, not by hand: the drill's scratch directory, where a "
+                       "Keycloak of the drill's own (home's distribution, the backup's configuration) runs on a "
+                       "PostgreSQL server of its own, both in a network namespace of their own.",
+    },
+    "check_realm": {
+        "type": "str", "default": "master", "verbs": ["restore"],
+        "description": "A drill's check: the realm whose OpenID configuration must answer and where check_username "
+                       "logs in.",
+    },
+    "check_username": {
+        "type": "str", "verbs": ["restore"],
+        "description": "A drill's check: a user of check_realm who logs in with check_password (a password grant); "
+                       "the drill's keycloak check fails without it, saying so.",
+    },
+    "check_client_id": {
+        "type": "str", "default": "admin-cli", "verbs": ["restore"],
+        "description": "A drill's check: the client check_username logs in through (direct access grants on).",
+    },
+    "check_password": {
+        "type": "str", "verbs": ["restore"], "secret": True,
+        "description": "A drill's check: check_username's password.",
+    },
+    "check_client_secret": {
+        "type": "str", "verbs": ["restore"], "secret": True,
+        "description": "A drill's check: check_client_id's secret, for a confidential client.",
+    },
 }

@@ -39,6 +39,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.host import services
 from ansible_collections.drkit.backup.plugins.module_utils.providers import release
 from ansible_collections.drkit.backup.plugins.module_utils.providers.base import DumpProvider, PartSpec
 from ansible_collections.drkit.backup.plugins.module_utils.providers.keycloak import cli, config, tree
+from ansible_collections.drkit.backup.plugins.module_utils.providers.keycloak.drill import KeycloakDrill
 from ansible_collections.drkit.backup.plugins.module_utils.providers.keycloak.options import DATABASE_KEYS, OPTIONS
 from ansible_collections.drkit.backup.plugins.module_utils.providers.mysql.provider import MySQLProvider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.postgresql.provider import PostgreSQLProvider
@@ -53,7 +54,7 @@ REALM_COUNTS = ("SELECT r.name, (SELECT count(*) FROM {s}user_entity u WHERE u.r
 BUILD_FILES = (os.path.join("conf", "keycloak.conf"), os.path.join("conf", "quarkus.properties"))
 
 
-class KeycloakProvider(DumpProvider):
+class KeycloakProvider(KeycloakDrill, DumpProvider):
     """A Keycloak server: its database through a database provider, its realm export and its configuration."""
 
     name = "keycloak"
@@ -61,11 +62,13 @@ class KeycloakProvider(DumpProvider):
     supports = (("full", True), ("full", False))
     # A newer Keycloak migrates the schema when it starts; an older one cannot read it.
     release_rule = "same_or_newer"
-    drill_check_name = "keycloak"
 
     def __init__(self, options, secrets=None):
         super().__init__(options, secrets)
-        self.home = self.option("home")
+        # The installed Keycloak; a drill's own home is under its scratch directory (drill.py).
+        self.distribution = self.option("home")
+        self.home = os.path.join(self.option("scratch_dir"), "keycloak") if self.option("scratch_dir") \
+            else self.distribution
         self._online = True
         self._version = None
         self._settings = None
@@ -102,9 +105,13 @@ class KeycloakProvider(DumpProvider):
                                ("staging_dir", self.option("staging_dir"))):
                 if value:
                     options[key] = value
+            if self.option("scratch_dir"):  # a drill: its own server, on its socket (drill.py)
+                options.update(self.scratch_database().options())
             cls = PostgreSQLProvider if db.provider == "postgresql" else MySQLProvider
             self._inner = cls(options, {"password": db.password} if db.password else {})
             self._inner.count_also = self._count_realms
+            self._inner.connection.password_source = ("Keycloak's database password (provider_secrets.db_password, "
+                                                      "db-password in keycloak.conf or KC_DB_PASSWORD)")
         return self._inner
 
     def kc(self) -> cli.KcSh:
@@ -290,13 +297,14 @@ class KeycloakProvider(DumpProvider):
         return problems
 
     def restore_plan(self, header):
-        plan = ["stop service %s" % self.option("service")]
+        plan = ["stop service %s" % self.option("service")] if self.option("service") else []
         if self.option("restore_database") and self._database_part(header):
             plan += self.inner().restore_plan(header) if self.inner() is not None else []
         if self.option("restore_config") or (self.inner() is None and self.option("restore_database")):
             plan.append("put back the configuration files that differ under %s (%s)"
                         % (self.home, ", ".join(self._made(header).get("config") or [])))
-        plan.append("start service %s and wait until Keycloak is ready" % self.option("service"))
+        if self.option("service"):
+            plan.append("start service %s and wait until Keycloak is ready" % self.option("service"))
         for realm in self.option("import_realms"):
             plan.append("import realm %s with kc.sh import --override %s, Keycloak stopped"
                         % (realm, str(self.option("override")).lower()))
@@ -304,20 +312,27 @@ class KeycloakProvider(DumpProvider):
 
     def restore_whole(self, header, stage_dir):
         done = []
-        service = [self.option("service")]
+        drill = bool(self.option("scratch_dir"))  # the drill starts its own Keycloak afterwards (drill.py)
+        service = [self.option("service")] if self.option("service") else []
         with services.stopped(service, self.service_control, self.journal):
             if self.option("restore_database") and self._database_part(header) and self.inner() is not None:
                 done += self.inner().restore_whole(header, stage_dir)
             changed = []
             # dev-file: the database is data/ (the config part), restored with it.
             if self.option("restore_config") or (self.inner() is None and self.option("restore_database")):
-                changed = tree.restore(os.path.join(stage_dir, CONFIG_PART), self.home)
+                # A drill takes nothing outside its home: the environment files are the live service's.
+                changed = tree.restore(os.path.join(stage_dir, CONFIG_PART), self.home, absolute=not drill)
                 done.append("put back %d configuration file(s) under %s" % (len(changed), self.home))
+            if drill:
+                self.point_at_scratch()
+                done.append("pointed the drill's keycloak.conf at the drill's database and 127.0.0.1")
             build = self.option("build")
             if build == "always" or build == "auto" and any(
                     os.path.join(self.home, name) in changed for name in BUILD_FILES):
                 self.kc().build()
                 done.append("ran kc.sh build")
+        if drill:
+            return done + self._check_counts(header, [])
         done.append(self._wait_ready())
         realms = self.option("import_realms")
         if realms:
@@ -382,19 +397,28 @@ class KeycloakProvider(DumpProvider):
         if self.option("health_url"):
             return self.option("health_url")
         get = self.settings().get
-        host = get("http-host", "127.0.0.1")
-        host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        host, main = self._host(), self.main_url()
         tls = bool(get("https-certificate-file") or get("https-key-store-file"))
-        main = "https://%s:%s" % (host, get("https-port", "8443")) if get("http-enabled", "false") != "true" \
-            else "http://%s:%s" % (host, get("http-port", "8080"))
-        relative = "/" + (get("http-relative-path", "/") or "/").strip("/")
         if get("health-enabled", "false") == "true":
             if get("http-management-health-enabled", "true") == "false":
-                return _join(main, relative, "health/ready")
+                return main + "/health/ready"
+            relative = "/" + (get("http-relative-path", "/") or "/").strip("/")
             management = "%s://%s:%s" % ("https" if tls else "http", host, get("http-management-port", "9000"))
             return _join(management, "/" + (get("http-management-relative-path", relative) or "/").strip("/"),
                          "health/ready")
-        return _join(main, relative, "realms/master/.well-known/openid-configuration")
+        return main + "/realms/master/.well-known/openid-configuration"
+
+    def _host(self) -> str:
+        host = self.settings().get("http-host", "127.0.0.1")
+        return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+    def main_url(self) -> str:
+        """Keycloak's own URL on this host, its relative path included (no trailing /)."""
+        get = self.settings().get
+        main = "https://%s:%s" % (self._host(), get("https-port", "8443")) if get("http-enabled", "false") != "true" \
+            else "http://%s:%s" % (self._host(), get("http-port", "8080"))
+        relative = "/" + (get("http-relative-path", "/") or "/").strip("/")
+        return main + ("" if relative == "/" else relative)
 
     def _wait_ready(self) -> str:
         url = self.health_url()

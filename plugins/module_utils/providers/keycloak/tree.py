@@ -43,9 +43,10 @@ def names(path: str) -> list:
         return tar.getnames()
 
 
-def restore(path: str, top: str, only=None) -> list:
-    """Puts the tar at ``path`` back under ``top`` (absolute members at their paths); returns the paths it
-    changed. ``only``: the member names (or directories) to take, default all."""
+def restore(path: str, top: str, only=None, absolute=True) -> list:
+    """Puts the tar at ``path`` back under ``top`` (absolute members at their paths, unless ``absolute`` is
+    false: then they are left out); returns the paths it changed. ``only``: the member names (or directories) to
+    take, default all."""
     changed = []
     is_root = os.geteuid() == 0
     with tarfile.open(path) as tar:
@@ -53,10 +54,12 @@ def restore(path: str, top: str, only=None) -> list:
             if only is not None and not any(info.name == name or info.name.startswith(name.rstrip("/") + "/")
                                             for name in only):
                 continue
-            absolute = info.name.startswith(ABSOLUTE)
-            where = "/" if absolute else top
+            outside = info.name.startswith(ABSOLUTE)
+            if outside and not absolute:
+                continue
+            where = "/" if outside else top
             # tarfile's data filter refuses a name or link that would leave ``where`` (a forged or corrupt tar).
-            safe = tarfile.data_filter(info.replace(name=info.name[len(ABSOLUTE):] if absolute else info.name,
+            safe = tarfile.data_filter(info.replace(name=info.name[len(ABSOLUTE):] if outside else info.name,
                                                     deep=False), where)
             dest = os.path.join(where, safe.name)
             if _put(tar, info, dest, is_root):

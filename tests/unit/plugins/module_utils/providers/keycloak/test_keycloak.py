@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import DrkitError, InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
+from ansible_collections.drkit.backup.plugins.module_utils.operations.drill import drill_backup
 from ansible_collections.drkit.backup.plugins.module_utils.operations.restore import restore_backup
 from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
 
-from keycloak_server import CLIENT_SECRET, DB_PASSWORD
+from keycloak_server import CLIENT_SECRET, DB_PASSWORD, USER_PASSWORD
 
 
 @pytest.fixture
@@ -126,3 +128,45 @@ def test_a_database_drkit_cannot_dump_is_refused_before_anything_runs(keycloak, 
     with pytest.raises(InvalidInput, match="Keycloak's database is %s" % vendor):
         backup(keystore, tmp_path, keycloak, db=vendor)
     assert keycloak.running()
+
+
+# --- drills (providers/keycloak/drill.py) ----------------------------------------------------------------------
+
+CHECK = {"check_realm": "corp", "check_username": "alice", "check_client_id": "portal"}
+
+
+def drill(keystore, made, server, scratch, secrets):
+    return drill_backup(Unlocker(keystore), made["path"], scratch, provider_options=dict({"home": server.home}, **CHECK),
+                        provider_secrets=secrets, health_timeout=60, health_interval=0.2)["drill"]
+
+
+def test_a_drill_runs_a_keycloak_of_its_own_where_alice_logs_in_and_the_live_one_is_untouched(
+        keycloak, tmp_path, keystore):
+    made = backup(keystore, tmp_path, keycloak, online=True)
+    keycloak.delete_user("corp", "user01")  # the live server changes after the backup; the drill must not see it
+    scratch = "/var/tmp/drkit-tests-kc/drill-%d" % os.getpid()  # the scratch server runs as postgres
+
+    drilled = drill(keystore, made, keycloak, scratch, {"check_password": USER_PASSWORD,
+                                                        "check_client_secret": CLIENT_SECRET})
+
+    assert drilled["passed"], drilled["checks"]
+    assert [step["name"] for step in drilled["checks"]] == ["verify", "restore", "health", "keycloak", "content"]
+    assert "realms corp" in drilled["checks"][-1]["message"] or drilled["checks"][-1]["passed"]
+    assert drilled["torn_down"] and not os.path.exists(scratch)
+    assert subprocess.run(["pgrep", "-f", scratch], check=False).returncode == 1  # nothing of the drill left
+    assert keycloak.running() and keycloak.user_id("corp", "user01") is None and keycloak.alice_logs_in()
+    assert USER_PASSWORD not in str(drilled) and CLIENT_SECRET not in str(drilled)
+
+
+def test_a_drill_whose_user_cannot_log_in_fails_its_keycloak_check_and_is_torn_down(keycloak, tmp_path, keystore):
+    made = backup(keystore, tmp_path, keycloak, online=True)
+    scratch = "/var/tmp/drkit-tests-kc/drill-%d" % os.getpid()  # the scratch server runs as postgres
+
+    drilled = drill(keystore, made, keycloak, scratch, {"check_password": "not hers",
+                                                        "check_client_secret": CLIENT_SECRET})
+
+    failed = [step for step in drilled["checks"] if not step["passed"]]
+    assert [step["name"] for step in failed] == ["keycloak"]
+    assert "user alice of realm corp cannot log in through client portal" in failed[0]["message"]
+    assert "Invalid user credentials" in failed[0]["message"] and "not hers" not in str(drilled)
+    assert drilled["torn_down"] and not os.path.exists(scratch) and keycloak.running()
