@@ -439,6 +439,24 @@ tool_stops_services:
   type: bool
   sample: false
   version_added: 0.1.0
+realm_export:
+  description:
+    - With O(provider=keycloak), the realms its C(kc.sh export) holds, each checked against the database's user
+      count (empty for an online backup, which holds no separate realm export and warns of it).
+  returned: with O(provider=keycloak), when a backup was taken
+  type: list
+  elements: str
+  sample: [corp, master]
+  version_added: 0.1.0
+partial_export:
+  description:
+    - With O(provider=keycloak) and C(partial_export), the realms whose partial export (admin REST API; secrets
+      masked, no users) the backup holds beside the database dump.
+  returned: with O(provider=keycloak) and C(partial_export), when a backup was taken
+  type: list
+  elements: str
+  sample: [corp]
+  version_added: 0.1.0
 space:
   description:
     - In check mode, the free space where the backup would be written (and captured first), against the size

@@ -112,13 +112,16 @@ class Keycloak:
         return sorted(realm["realm"] for realm in self.admin("GET", ""))
 
     def seed(self, realm="corp", users=7):
-        """A realm with a confidential client and ``users`` users, each with a password (alice's is known)."""
+        """A realm with a confidential client, a role auditor, a group staff and ``users`` users, each with a password
+        (alice's is known)."""
         if realm in self.realms():
             self.admin("DELETE", "/" + realm)
         self.admin("POST", "", {"realm": realm, "enabled": True})
         portal = {"clientId": "portal", "secret": CLIENT_SECRET, "publicClient": False,
                   "directAccessGrantsEnabled": True}
         self.admin("POST", "/%s/clients" % realm, portal)
+        self.admin("POST", "/%s/roles" % realm, {"name": "auditor", "description": "reads the audit log"})
+        self.admin("POST", "/%s/groups" % realm, {"name": "staff"})
         for index in range(users):
             name = "alice" if index == 0 else "user%02d" % index
             self.admin("POST", "/%s/users" % realm, {
@@ -132,6 +135,11 @@ class Keycloak:
 
     def delete_user(self, realm, username):
         self.admin("DELETE", "/%s/users/%s" % (realm, self.user_id(realm, username)))
+
+    def client(self, realm, client_id="portal"):
+        """The client's id, None when the realm has no such client."""
+        found = self.admin("GET", "/%s/clients?clientId=%s" % (realm, client_id))
+        return found[0]["id"] if found else None
 
     def client_secret(self, realm, client_id="portal"):
         client = self.admin("GET", "/%s/clients?clientId=%s" % (realm, client_id))[0]

@@ -23,7 +23,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from store import Store, StoreError, new_id
 
 ACCESS_TOKEN_LIFESPAN = 300
-MASK = "**********"
+# The fields the emulator models, per representation: any other is refused (DESIGN decision 33), where Keycloak
+# would take it (or, for a field it does not know, answer 400 "Unrecognized field": wording UNCONFIRMED).
+FIELDS = {
+    "realm": {"id", "realm", "enabled", "displayName", "roles", "groups", "clients", "users"},
+    "client": {"id", "clientId", "name", "enabled", "secret", "publicClient", "directAccessGrantsEnabled",
+               "serviceAccountsEnabled", "redirectUris", "protocol", "bearerOnly"},
+    "role": {"id", "name", "description", "composite", "clientRole", "containerId"},
+    "group": {"id", "name", "path", "subGroups"},
+    "user": {"id", "username", "email", "emailVerified", "enabled", "firstName", "lastName", "createdTimestamp",
+             "credentials", "realmRoles", "groups", "serviceAccountClientId"},
+    "partialImport": {"ifResourceExists", "users", "clients", "roles", "groups"},
+}
 
 
 class Failure(Exception):
@@ -152,6 +163,7 @@ class Api:
             if method == "GET":
                 return 200, [self._realm_brief(store, name) for name in store.realm_names()]
             if method == "POST":
+                check_fields("realm", body)
                 if store.realm(body.get("realm", "")):
                     raise Failure(409, {"errorMessage": "Conflict detected. See logs for details"})
                 store.create_realm(body["realm"], self.log, body)
@@ -177,11 +189,26 @@ class Api:
             return self._clients(store, rid, method, rest[1:], query, body)
         if kind == "roles" and len(rest) == 1:
             if method == "POST":
+                check_fields("role", body)
                 store.add_role(rid, body)
                 return 201, None
             return 200, store.represent(name, users=False)["roles"]["realm"]
+        if kind == "roles" and len(rest) == 2 and method == "DELETE":
+            found = store.one("SELECT id FROM keycloak_role WHERE realm_id = :r AND client IS NULL AND name = :n",
+                              r=rid, n=rest[1])
+            if not found:
+                raise Failure(404, {"error": "Could not find role"})
+            store.run("DELETE FROM user_role_mapping WHERE role_id = :i", i=found[0])
+            store.run("DELETE FROM keycloak_role WHERE id = :i", i=found[0])
+            return 204, None
+        if kind == "groups" and len(rest) == 2 and method == "DELETE":
+            if not store.one("SELECT id FROM keycloak_group WHERE realm_id = :r AND id = :i", r=rid, i=rest[1]):
+                raise Failure(404, {"error": "Could not find group by id"})
+            store.delete_group(rest[1])
+            return 204, None
         if kind == "groups" and len(rest) == 1:
             if method == "POST":
+                check_fields("group", body)
                 store.add_group(rid, body, "")
                 return 201, None
             return 200, store.represent(name, users=False)["groups"]
@@ -193,6 +220,7 @@ class Api:
                 rep["groups"], rep["roles"] = [], {"realm": [], "client": {}}
             return 200, rep
         if kind == "partialImport" and method == "POST":
+            check_fields("partialImport", body)
             return 200, self._partial_import(store, rid, body)
         raise Failure(404, {"error": "HTTP 404 Not Found"})
 
@@ -213,6 +241,7 @@ class Api:
     def _users(self, store, rid, method, rest, query, body):
         if not rest:
             if method == "POST":
+                check_fields("user", body)
                 if store.users(rid, body.get("username", ""), exact=True):
                     raise Failure(409, {"errorMessage": "User exists with same username"})
                 store.add_user(rid, dict(body, id=None))
@@ -239,6 +268,7 @@ class Api:
     def _clients(self, store, rid, method, rest, query, body):
         if not rest:
             if method == "POST":
+                check_fields("client", body)
                 if store.clients(rid, body.get("clientId", "")):
                     raise Failure(409, {"errorMessage": "Client %s already exists" % body.get("clientId")})
                 store.add_client(rid, dict(body, id=None))
@@ -313,6 +343,27 @@ class Api:
             status = "DOWN"
         return (200 if status == "UP" else 503), {"status": status, "checks": [
             {"name": "Keycloak database connections async health check", "status": status}]}
+
+
+def check_fields(kind, body):
+    """Refuses a representation with a field the emulator does not model, and checks the ones it nests."""
+    if not isinstance(body, dict):
+        raise Failure(400, {"error": "unknown_error",
+                            "error_description": "a %s representation must be a JSON object" % kind})
+    unknown = sorted(set(body) - FIELDS[kind])
+    if unknown:
+        raise Failure(400, {"error": "unknown_error", "error_description": 'Unrecognized field "%s" (class '
+                            'org.keycloak.representations.idm.%sRepresentation)' % (unknown[0], kind[0].upper()
+                                                                                    + kind[1:])})
+    for client in body.get("clients") or []:
+        check_fields("client", client)
+    for user in body.get("users") or []:
+        check_fields("user", user)
+    for group in (body.get("groups") or []) + (body.get("subGroups") or []):
+        check_fields("group", group)
+    roles = body.get("roles") or {}
+    for role in (roles.get("realm") or []) + [one for many in (roles.get("client") or {}).values() for one in many]:
+        check_fields("role", role)
 
 
 def handler(api, management, health_here):

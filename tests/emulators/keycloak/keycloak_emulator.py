@@ -98,6 +98,12 @@ HERE = os.path.abspath(__file__)
 BUILD_KEYS = ("db", "health-enabled", "metrics-enabled", "features")
 EXPAND = re.compile(r"\$\{([A-Za-z0-9_.]+)(?::([^}]*))?\}")
 FLAGS = ("optimized", "help", "version", "verbose")
+# The server options kc.sh takes here (keycloak.org/server/all-config), by prefix; any other is refused as
+# Keycloak refuses it ("Unknown option"), and the export and import options only with those commands.
+SERVER_OPTIONS = ("db", "http-", "https-", "hostname", "health-enabled", "metrics-enabled", "features", "cache",
+                  "log", "proxy-headers", "spi-", "transaction-", "bootstrap-admin-")
+COMMAND_OPTIONS = {"export": {"dir", "file", "realm", "users", "users-per-file"},
+                   "import": {"dir", "file", "override"}}
 
 
 # --- configuration ------------------------------------------------------------------------------------------
@@ -206,7 +212,11 @@ def kc(home, args):
               "OS: Linux %s amd64" % (release, os.uname().release))
         return 0
     optimized = bool(options.pop("optimized", False))
-    own = {"dir", "file", "realm", "users", "users-per-file", "override", "help"}
+    own = COMMAND_OPTIONS.get(command, set())
+    unknown = sorted(key for key in options if key not in own and not key.startswith(SERVER_OPTIONS)
+                     and key not in FLAGS)
+    if unknown:
+        return fail("Unknown option: '--%s'" % unknown[0], 2)
     settings = Settings(home, {key: value for key, value in options.items() if key not in own})
     if command == "build":
         return build(home, settings)

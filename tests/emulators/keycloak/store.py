@@ -173,7 +173,9 @@ class Store:
         given = {client.get("clientId") for client in rep.get("clients") or []}
         for client_id in defaults:
             if client_id not in given:
+                # The default clients that are not public hold no secret here (bearer-only; UNCONFIRMED for account).
                 self.add_client(realm_id, {"clientId": client_id, "publicClient": client_id in PUBLIC_CLIENTS,
+                                           "bearerOnly": client_id not in PUBLIC_CLIENTS,
                                            "directAccessGrantsEnabled": client_id == "admin-cli"})
         if name != "master" and self.realm("master"):
             self.add_client(self.realm("master")["id"], {"clientId": "%s-realm" % name, "bearerOnly": True})
@@ -272,6 +274,8 @@ class Store:
                 client["name"] = values["name"]
             if values["secret"]:
                 client["secret"] = values["secret"]
+            elif not values["public_client"]:
+                client["bearerOnly"] = True
             found.append(client)
         return found
 
@@ -299,6 +303,12 @@ class Store:
         for child in rep.get("subGroups") or []:
             self.add_group(rid, child, group)
         return group
+
+    def delete_group(self, group):
+        for (child,) in self.run("SELECT id FROM keycloak_group WHERE parent_group = :g", g=group):
+            self.delete_group(child)
+        self.run("DELETE FROM user_group_membership WHERE group_id = :g", g=group)
+        self.run("DELETE FROM keycloak_group WHERE id = :g", g=group)
 
     # --- users ------------------------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ import time
 from ansible_collections.drkit.backup.plugins.module_utils.common import netns, process
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import DrkitError, InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.providers.databases.postgres import ScratchServer
+from ansible_collections.drkit.backup.plugins.module_utils.providers.keycloak import rest
 
 # From the backup, not from the distribution.
 RESTORED = ("conf", "data", "providers", "themes")
@@ -178,7 +179,7 @@ class KeycloakDrill:
         realm = self.option("check_realm")
         base = self.main_url()
         status, body = self._request("GET", "%s/realms/%s/.well-known/openid-configuration" % (base, realm))
-        if status != 200 or not _json(body).get("issuer", "").endswith("/realms/%s" % realm):
+        if status != 200 or not rest.json_object(body).get("issuer", "").endswith("/realms/%s" % realm):
             return ["realm %s's OpenID configuration does not answer on the restored Keycloak (%s)"
                     % (realm, "HTTP %d" % status if status else body)]
         user, password = self.option("check_username"), self.secrets.get("check_password")
@@ -192,8 +193,8 @@ class KeycloakDrill:
             form["client_secret"] = self.secrets["check_client_secret"]
         status, body = self._request("POST", "%s/realms/%s/protocol/openid-connect/token" % (base, realm), form,
                                      secrets=[password, form.get("client_secret") or password])
-        if status != 200 or not _json(body).get("access_token"):
-            answer = _json(body)
+        if status != 200 or not rest.json_object(body).get("access_token"):
+            answer = rest.json_object(body)
             return ["user %s of realm %s cannot log in through client %s on the restored Keycloak: %s" % (
                 user, realm, self.option("check_client_id"),
                 answer.get("error_description") or answer.get("error") or ("HTTP %d" % status if status else body))]
@@ -210,14 +211,6 @@ def _link_or_copy(source, target):
     except OSError:  # another file system, or links not allowed
         shutil.copy2(source, target)
     return target
-
-
-def _json(text) -> dict:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _read(path) -> str:

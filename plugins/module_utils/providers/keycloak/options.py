@@ -124,6 +124,63 @@ OPTIONS = {
         "type": "int", "default": 300, "verbs": ["restore"],
         "description": "Seconds a restore waits for Keycloak to be ready after its start.",
     },
+    # --- the admin REST API's partial export and import (rest.py) ---
+    "partial_export": {
+        "type": "bool", "default": False, "verbs": ["backup"], "describes": True,
+        "description": "An online backup also takes each realm's partial export through the admin REST API "
+                       "(clients, roles and groups; secrets masked as **********, no users), for a partial import "
+                       "into a running Keycloak. Keycloak's guide calls it unsuitable as a backup: the database "
+                       "dump stays the backup, and the result and header say so.",
+    },
+    "admin_url": {
+        "type": "str", "verbs": BOTH,
+        "description": "Keycloak's URL for the admin REST API (default the one its configuration gives on this "
+                       "host).",
+    },
+    "admin_realm": {
+        "type": "str", "default": "master", "verbs": BOTH,
+        "description": "The realm admin_username logs in to.",
+    },
+    "admin_client_id": {
+        "type": "str", "default": "admin-cli", "verbs": BOTH,
+        "description": "The client admin_username logs in through.",
+    },
+    "admin_username": {
+        "type": "str", "verbs": BOTH,
+        "description": "An admin with manage-realm on the realms, for partial_export and partial_import_realms.",
+    },
+    "admin_password": {
+        "type": "str", "verbs": BOTH, "secret": True,
+        "description": "admin_username's password.",
+    },
+    "admin_client_secret": {
+        "type": "str", "verbs": BOTH, "secret": True,
+        "description": "admin_client_id's secret, for a confidential client.",
+    },
+    "validate_certs": {
+        "type": "bool", "default": True, "verbs": BOTH,
+        "description": "Check the certificate of Keycloak's admin REST API.",
+    },
+    "ca_path": {
+        "type": "path", "verbs": BOTH,
+        "description": "The CA certificate (PEM) that signed the admin REST API's certificate.",
+    },
+    "partial_import_realms": {
+        "type": "list", "elements": "str", "default": [], "verbs": ["restore"],
+        "description": "Realms to put back from the backup's partial export into the running Keycloak through the "
+                       "admin REST API (partialImport), nothing stopped and nothing else restored (with "
+                       "restore_database and restore_config not given).",
+    },
+    "if_resource_exists": {
+        "type": "str", "default": "FAIL", "verbs": ["restore"], "choices": ["FAIL", "SKIP", "OVERWRITE"],
+        "description": "partialImport's ifResourceExists: a resource that exists fails the whole import (FAIL, "
+                       "Keycloak's default), is left as it is (SKIP) or is replaced (OVERWRITE).",
+    },
+    "allow_masked_secrets": {
+        "type": "bool", "default": False, "verbs": ["restore"],
+        "description": "Import clients whose secrets the partial export masked: they get ********** as their "
+                       "secret (to regenerate afterwards), over the real one with OVERWRITE. Refused by default.",
+    },
     # --- drills (providers/keycloak/drill.py) ---
     "scratch_dir": {
         "type": "path", "verbs": ["restore"],

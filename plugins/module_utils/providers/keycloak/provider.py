@@ -40,6 +40,8 @@ from ansible_collections.drkit.backup.plugins.module_utils.providers import rele
 from ansible_collections.drkit.backup.plugins.module_utils.providers.base import DumpProvider, PartSpec
 from ansible_collections.drkit.backup.plugins.module_utils.providers.keycloak import cli, config, tree
 from ansible_collections.drkit.backup.plugins.module_utils.providers.keycloak.drill import KeycloakDrill
+from ansible_collections.drkit.backup.plugins.module_utils.providers.keycloak.partial import PARTIAL_PART, \
+    KeycloakPartial
 from ansible_collections.drkit.backup.plugins.module_utils.providers.keycloak.options import DATABASE_KEYS, OPTIONS
 from ansible_collections.drkit.backup.plugins.module_utils.providers.mysql.provider import MySQLProvider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.postgresql.provider import PostgreSQLProvider
@@ -54,7 +56,7 @@ REALM_COUNTS = ("SELECT r.name, (SELECT count(*) FROM {s}user_entity u WHERE u.r
 BUILD_FILES = (os.path.join("conf", "keycloak.conf"), os.path.join("conf", "quarkus.properties"))
 
 
-class KeycloakProvider(KeycloakDrill, DumpProvider):
+class KeycloakProvider(KeycloakDrill, KeycloakPartial, DumpProvider):
     """A Keycloak server: its database through a database provider, its realm export and its configuration."""
 
     name = "keycloak"
@@ -77,6 +79,8 @@ class KeycloakProvider(KeycloakDrill, DumpProvider):
         self._realms = {}      # realm -> {users, clients}, counted in the dump's snapshot
         self._export = None    # what the realm export held (cli.read_export)
         self._config = None    # {paths, files, bytes}
+        self._partial = None   # realm -> what its partial export held (partial.py)
+        self._admin = None     # the admin REST API's client (partial.py)
 
     # --- what the host's configuration says ----------------------------------------------------------------
 
@@ -152,9 +156,10 @@ class KeycloakProvider(KeycloakDrill, DumpProvider):
         if self.inner() is not None:
             self.inner().check_backup(backup_type, True)  # reachable with these credentials, the database there
         self.product_version()
+        self.check_partial_backup(online)
 
     def services(self):
-        return [self.option("service")]
+        return [self.option("service")] if self.option("service") else []
 
     def describe(self):
         described = {name: self.options[name] for name in ("home", "service", "environment_files", "export_realms",
@@ -169,6 +174,8 @@ class KeycloakProvider(KeycloakDrill, DumpProvider):
         parts = self.inner().parts(backup_type) if self.inner() is not None else []
         if self._exports():
             parts.append(PartSpec(REALMS_PART, "kc-export", users=self.option("users")))
+        if self._online and self.option("partial_export"):
+            parts.append(PartSpec(PARTIAL_PART, "kc-partial-export"))
         paths = config.files(self.settings(), self.option("environment_files"))
         parts.append(PartSpec(CONFIG_PART, "keycloak-config", paths=paths))
         return parts
@@ -179,6 +186,8 @@ class KeycloakProvider(KeycloakDrill, DumpProvider):
     def capture(self, part, out):
         if part.kind == "kc-export":
             self._capture_export(out)
+        elif part.kind == "kc-partial-export":
+            self.capture_partial(out)
         elif part.kind == "keycloak-config":
             self._config = dict(tree.write(out, self.home, part.extra["paths"]), paths=part.extra["paths"])
         else:
@@ -237,7 +246,8 @@ class KeycloakProvider(KeycloakDrill, DumpProvider):
                                  for name, held in sorted(self._export.items())}}
         fields["keycloak"] = {
             "version": self.product_version(), "home": self.home, "database": self.database().facts(),
-            "realmExport": export, "config": (self._config or {}).get("paths", []),
+            "realmExport": export, "partialExport": self.partial_fields() or None,
+            "config": (self._config or {}).get("paths", []),
             "environment": config.environment_names(self.settings()),
         }
         self.report["realm_export"] = sorted(export["realms"]) if export else []
@@ -258,10 +268,12 @@ class KeycloakProvider(KeycloakDrill, DumpProvider):
         return (self._made(header).get("realmExport") or {}).get("realms") or {}
 
     def _database_part(self, header):
-        return next((part for part in header.parts if part.get("kind") not in ("kc-export", "keycloak-config")),
-                    None)
+        kinds = ("kc-export", "kc-partial-export", "keycloak-config")
+        return next((part for part in header.parts if part.get("kind") not in kinds), None)
 
     def check_restore(self, header):
+        if self.option("partial_import_realms"):  # the running Keycloak, through its admin API alone
+            return self.check_partial_restore(header)
         problems = []
         made = self._made(header).get("database") or {}
         db = self.database()
@@ -297,6 +309,8 @@ class KeycloakProvider(KeycloakDrill, DumpProvider):
         return problems
 
     def restore_plan(self, header):
+        if self.option("partial_import_realms"):
+            return self.partial_plan()
         plan = ["stop service %s" % self.option("service")] if self.option("service") else []
         if self.option("restore_database") and self._database_part(header):
             plan += self.inner().restore_plan(header) if self.inner() is not None else []
@@ -311,6 +325,8 @@ class KeycloakProvider(KeycloakDrill, DumpProvider):
         return plan
 
     def restore_whole(self, header, stage_dir):
+        if self.option("partial_import_realms"):
+            return self.restore_partial(stage_dir)
         done = []
         drill = bool(self.option("scratch_dir"))  # the drill starts its own Keycloak afterwards (drill.py)
         service = [self.option("service")] if self.option("service") else []

@@ -67,3 +67,16 @@ def test_a_first_optimized_run_without_a_build_is_refused(tmp_path):
     done = subprocess.run([os.path.join(home, "bin", "kc.sh"), "export", "--dir", str(tmp_path), "--optimized"],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 1 and "'--optimized' flag was used for first ever server start" in done.stderr
+
+
+def test_an_unknown_option_or_field_is_refused_not_ignored(keycloak, tmp_path):
+    kc = os.path.join(keycloak.home, "bin", "kc.sh")
+    done = subprocess.run([kc, "export", "--dir", str(tmp_path), "--users-from-file", "x", "--optimized"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 2 and "Unknown option: '--users-from-file'" in done.stderr
+    done = subprocess.run([kc, "start", "--dir", str(tmp_path), "--optimized"], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 2 and "Unknown option: '--dir'" in done.stderr
+    status, answer = keycloak.request("POST", "/admin/realms/emu/clients", token=keycloak.token(),
+                                      body={"clientId": "x", "colour": "blue"})
+    assert status == 400 and 'Unrecognized field "colour"' in answer["error_description"]
