@@ -19,6 +19,9 @@ import re
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import InvalidInput
 
 CONF = os.path.join("conf", "keycloak.conf")
+# The keycloak.conf keys that belong to a host rather than to its Keycloak: every database key (named datasources
+# too) and the listen address. A replacement host keeps its own; a drill writes the drill's (lines_of's format).
+HOST_KEYS = ("db", "db-*", "http-host")
 DB_KEYS = ("db", "db-url", "db-url-host", "db-url-port", "db-url-database", "db-username", "db-password",
            "db-schema")
 # What each db value becomes: the drkit provider that dumps it, or why a backup is refused.
@@ -69,6 +72,44 @@ def read_environment(paths) -> dict:
                 value = value[1:-1]
             env[key] = value
     return env
+
+
+def lines_of(path: str, keys) -> list:
+    """The ``key=value`` lines of ``path`` whose key is one of ``keys`` (``db-*``: every key that starts with
+    ``db-``); [] when it is not there."""
+    return [line for line in _lines(path) if _matches(_key(line), keys)]
+
+
+def rewrite(path: str, keys, lines, comment: str):
+    """Rewrites the properties file ``path``: every setting whose key is one of ``keys`` (as :func:`lines_of`)
+    replaced by ``lines`` (after ``comment``); the rest, comments included, kept as it is, and the file's mode."""
+    kept = [line for line in _lines(path) if not _matches(_key(line), keys)]
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
+        handle.write("\n".join(kept + ["# " + comment] + list(lines)) + "\n")
+
+
+def _lines(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def keys_of(lines) -> list:
+    return [_key(line) for line in lines if _key(line)]
+
+
+def _matches(key, keys) -> bool:
+    return bool(key) and any(key == wanted or wanted.endswith("*") and key.startswith(wanted[:-1])
+                             for wanted in keys)
+
+
+def _key(line) -> str:
+    """The key of a setting line ('' for a comment or a blank line)."""
+    if "=" not in line or line.lstrip().startswith(("#", "!")):
+        return ""
+    return line.split("=", 1)[0].strip()
 
 
 def env_name(key: str) -> str:

@@ -27,12 +27,10 @@ import time
 from ansible_collections.drkit.backup.plugins.module_utils.common import netns, process
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import DrkitError, InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.providers.databases.postgres import ScratchServer
-from ansible_collections.drkit.backup.plugins.module_utils.providers.keycloak import rest
+from ansible_collections.drkit.backup.plugins.module_utils.providers.keycloak import config, rest
 
 # From the backup, not from the distribution.
 RESTORED = ("conf", "data", "providers", "themes")
-# keycloak.conf keys the drill sets itself: every database key (named datasources too) and the listen address.
-REWRITTEN_PREFIXES = ("db", "http-host")
 # A small HTTP client run inside the namespace by a python of its own (where ansible's open_url cannot be
 # imported); the request, with any password, on its standard input.
 PROBE = r"""
@@ -117,23 +115,13 @@ class KeycloakDrill:
 
     def point_at_scratch(self):
         """Rewrites the restored keycloak.conf: the drill's database and 127.0.0.1, nothing of the live ones."""
-        path = os.path.join(self.home, "conf", "keycloak.conf")
-        kept = []
-        if os.path.isfile(path):
-            with open(path, encoding="utf-8") as handle:
-                for line in handle.read().splitlines():
-                    key = line.split("=", 1)[0].strip()
-                    if "=" in line and not line.lstrip().startswith("#") and key.startswith(REWRITTEN_PREFIXES):
-                        continue
-                    kept.append(line)
         db = self.database()
-        kept += ["# drkit.backup drill: the drill's own database, in its network namespace",
-                 "db=postgres", "db-url-host=127.0.0.1", "db-url-port=%d" % ScratchServer.PORT,
+        lines = ["db=postgres", "db-url-host=127.0.0.1", "db-url-port=%d" % ScratchServer.PORT,
                  "db-url-database=%s" % db.name, "db-username=%s" % db.user, "http-host=127.0.0.1"]
         if db.schema:
-            kept.append("db-schema=%s" % db.schema)
-        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
-            handle.write("\n".join(kept) + "\n")
+            lines.append("db-schema=%s" % db.schema)
+        config.rewrite(os.path.join(self.home, config.CONF), config.HOST_KEYS, lines,
+                       "drkit.backup drill: the drill's own database, in its network namespace")
 
     def scratch_restored(self):
         self._settings = None  # read again: the restore brought the configuration

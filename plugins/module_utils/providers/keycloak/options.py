@@ -124,6 +124,17 @@ OPTIONS = {
         "type": "int", "default": 300, "verbs": ["restore"],
         "description": "Seconds a restore waits for Keycloak to be ready after its start.",
     },
+    "replacement": {
+        "type": "bool", "default": False, "verbs": ["restore"],
+        "description": "A restore onto a replacement host: the restored keycloak.conf keeps this host's own "
+                       "database and listen settings (its db, db-* and http-host lines, those the database was "
+                       "restored with), in place of the backed-up host's.",
+    },
+    "hostname": {
+        "type": "str", "verbs": ["restore"],
+        "description": "Keycloak's hostname after the restore (its hostname option: a name or a URL), written to "
+                       "the restored keycloak.conf in place of the backed-up one.",
+    },
     # --- the admin REST API's partial export and import (rest.py) ---
     "partial_export": {
         "type": "bool", "default": False, "verbs": ["backup"], "describes": True,

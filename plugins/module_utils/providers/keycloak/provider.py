@@ -317,6 +317,10 @@ class KeycloakProvider(KeycloakDrill, KeycloakPartial, DumpProvider):
         if self.option("restore_config") or (self.inner() is None and self.option("restore_database")):
             plan.append("put back the configuration files that differ under %s (%s)"
                         % (self.home, ", ".join(self._made(header).get("config") or [])))
+            if self.option("replacement"):
+                plan.append("keep this host's own database and listen settings in keycloak.conf")
+            if self.option("hostname"):
+                plan.append("set hostname=%s in keycloak.conf" % self.option("hostname"))
         if self.option("service"):
             plan.append("start service %s and wait until Keycloak is ready" % self.option("service"))
         for realm in self.option("import_realms"):
@@ -336,9 +340,12 @@ class KeycloakProvider(KeycloakDrill, KeycloakPartial, DumpProvider):
             changed = []
             # dev-file: the database is data/ (the config part), restored with it.
             if self.option("restore_config") or (self.inner() is None and self.option("restore_database")):
+                conf = os.path.join(self.home, config.CONF)
+                own = config.lines_of(conf, config.HOST_KEYS)  # before the backup's file takes its place
                 # A drill takes nothing outside its home: the environment files are the live service's.
                 changed = tree.restore(os.path.join(stage_dir, CONFIG_PART), self.home, absolute=not drill)
                 done.append("put back %d configuration file(s) under %s" % (len(changed), self.home))
+                done += self._host_settings(conf, own, changed)
             if drill:
                 self.point_at_scratch()
                 done.append("pointed the drill's keycloak.conf at the drill's database and 127.0.0.1")
@@ -356,6 +363,20 @@ class KeycloakProvider(KeycloakDrill, KeycloakPartial, DumpProvider):
                 done += self._import(stage_dir, realms)
             done.append(self._wait_ready())
         done += self._check_counts(header, realms)
+        return done
+
+    def _host_settings(self, conf, own, changed) -> list:
+        """A replacement host keeps its own database and listen settings; ``hostname`` replaces the backup's."""
+        done = []
+        if self.option("replacement"):
+            config.rewrite(conf, config.HOST_KEYS, own, "drkit.backup restore onto a replacement: this host's own")
+            done.append("kept this host's %s in keycloak.conf" % (", ".join(config.keys_of(own)) or "defaults"))
+        if self.option("hostname"):
+            config.rewrite(conf, ("hostname",), ["hostname=%s" % self.option("hostname")],
+                           "drkit.backup restore: the hostname asked")
+            done.append("set hostname=%s in keycloak.conf" % self.option("hostname"))
+        if done and conf not in changed:
+            changed.append(conf)  # kc.sh build follows
         return done
 
     def _import(self, stage_dir, realms) -> list:

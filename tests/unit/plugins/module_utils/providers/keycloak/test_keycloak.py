@@ -14,7 +14,8 @@ from ansible_collections.drkit.backup.plugins.module_utils.operations.drill impo
 from ansible_collections.drkit.backup.plugins.module_utils.operations.restore import restore_backup
 from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
 
-from keycloak_server import CLIENT_SECRET, DB_PASSWORD, USER_PASSWORD
+from conftest import psql
+from keycloak_server import CLIENT_SECRET, DB_PASSWORD, USER_PASSWORD, Keycloak
 
 
 @pytest.fixture
@@ -170,3 +171,28 @@ def test_a_drill_whose_user_cannot_log_in_fails_its_keycloak_check_and_is_torn_d
     assert "user alice of realm corp cannot log in through client portal" in failed[0]["message"]
     assert "Invalid user credentials" in failed[0]["message"] and "not hers" not in str(drilled)
     assert drilled["torn_down"] and not os.path.exists(scratch) and keycloak.running()
+
+
+def test_a_restore_onto_a_replacement_host_keeps_its_database_and_takes_a_hostname(keycloak, tmp_path, keystore,
+                                                                                   postgres_server):
+    made = backup(keystore, tmp_path, keycloak)
+    # The replacement: a fresh Keycloak (never started) on a database of its own, where the lost host listened.
+    psql(postgres_server, "DROP DATABASE IF EXISTS keycloak_new WITH (FORCE);")
+    psql(postgres_server, "CREATE DATABASE keycloak_new OWNER keycloak;")
+    fresh = Keycloak("/var/tmp/drkit-tests-kc/replacement", postgres_server, "keycloak_new", keycloak.address,
+                     keycloak.port, keycloak.management_port)
+    fresh.destroy()
+    fresh.create()
+    keycloak.service("stop")
+    try:
+        done = restore(keystore, made, fresh, replacement=True, hostname="sso.example.test")
+
+        assert fresh.running() and fresh.alice_logs_in() and fresh.client_secret("corp") == CLIENT_SECRET
+        with open(os.path.join(fresh.home, "conf", "keycloak.conf"), encoding="utf-8") as handle:
+            conf = handle.read()
+        assert "db-url-database=keycloak_new" in conf and "db-url-database=keycloak\n" not in conf
+        assert "hostname=sso.example.test" in conf and "ran kc.sh build" in done["actions"]
+        assert DB_PASSWORD not in str(done)
+    finally:
+        fresh.destroy()
+        psql(postgres_server, "DROP DATABASE IF EXISTS keycloak_new WITH (FORCE);")
