@@ -157,6 +157,11 @@ class KeycloakProvider(KeycloakDrill, KeycloakPartial, DumpProvider):
             self.inner().check_backup(backup_type, True)  # reachable with these credentials, the database there
         self.product_version()
         self.check_partial_backup(online)
+        named = self.settings().named_datasources()
+        if named:  # said, never silently left out
+            self.warnings.append("Keycloak's configuration declares the named datasource(s) %s (db-kind-<name>), "
+                                 "whose database(s) this backup does not hold: back them up with the postgresql or "
+                                 "mysql provider" % ", ".join(named))
 
     def services(self):
         return [self.option("service")] if self.option("service") else []

@@ -196,3 +196,18 @@ def test_a_restore_onto_a_replacement_host_keeps_its_database_and_takes_a_hostna
     finally:
         fresh.destroy()
         psql(postgres_server, "DROP DATABASE IF EXISTS keycloak_new WITH (FORCE);")
+
+
+def test_a_named_datasource_this_backup_leaves_out_is_named_in_a_warning(keycloak, tmp_path, keystore):
+    conf = os.path.join(keycloak.home, "conf", "keycloak.conf")
+    with open(conf, encoding="utf-8") as handle:
+        before = handle.read()
+    with open(conf, "a", encoding="utf-8") as handle:
+        handle.write("db-kind-audit=postgres\ndb-url-host-audit=127.0.0.1\n")
+    try:
+        made = backup(keystore, tmp_path, keycloak, online=True)
+    finally:
+        with open(conf, "w", encoding="utf-8") as handle:
+            handle.write(before)
+    assert "named datasource(s) audit (db-kind-<name>), whose database(s) this backup does not hold" in " ".join(
+        made["warnings"])
