@@ -408,19 +408,33 @@ def ldap_server():
 def keycloak_server(postgres_server):
     """The emulated Keycloak under /var/tmp/drkit-tests-kc/unit on 127.0.0.42:18081 (management 19001), its database
     keycloak (owned by the role keycloak, which may create databases) on the tests' PostgreSQL; running."""
-    import shutil
     psql(postgres_server, "DROP DATABASE IF EXISTS keycloak WITH (FORCE); DROP ROLE IF EXISTS keycloak;")
     psql(postgres_server, "CREATE ROLE keycloak LOGIN CREATEDB PASSWORD '%s';" % KEYCLOAK_DB_PASSWORD.replace("'", "''"))
     psql(postgres_server, "CREATE DATABASE keycloak OWNER keycloak;")
     home = "/var/tmp/drkit-tests-kc/unit"
     server = Keycloak(home, postgres_server, "keycloak", "127.0.0.42", 18081, 19001)
-    server.destroy()
-    shutil.rmtree(home, ignore_errors=True)
-    os.makedirs(os.path.dirname(home), mode=0o755, exist_ok=True)
-    server.create()
-    server.start()
+    server.create_afresh()
     try:
         yield server
     finally:
         server.destroy()
         psql(postgres_server, "DROP DATABASE IF EXISTS keycloak WITH (FORCE);")
+
+
+@pytest.fixture(scope="session")
+def keycloak_mariadb_server(mariadb_server):
+    """A second emulated Keycloak, on MariaDB: under /var/tmp/drkit-tests-kc/unit-mariadb on 127.0.0.42:18082
+    (management 19002), its database keycloak on the tests' MariaDB, the account keycloak's; running."""
+    password = KEYCLOAK_DB_PASSWORD.replace("\\", "\\\\").replace("'", "\\'")
+    mariadb(mariadb_server, "DROP DATABASE IF EXISTS keycloak; CREATE DATABASE keycloak; CREATE OR REPLACE USER "
+                            "keycloak@'%%' IDENTIFIED BY '%s'; GRANT ALL PRIVILEGES ON keycloak.* TO keycloak@'%%'; "
+                            # the mysql provider's snapshot lock (FLUSH TABLES WITH READ LOCK) needs RELOAD
+                            "GRANT RELOAD ON *.* TO keycloak@'%%';" % password)
+    home = "/var/tmp/drkit-tests-kc/unit-mariadb"
+    server = Keycloak(home, mariadb_server, "keycloak", "127.0.0.42", 18082, 19002, vendor="mariadb")
+    server.create_afresh()
+    try:
+        yield server
+    finally:
+        server.destroy()
+        mariadb(mariadb_server, "DROP DATABASE IF EXISTS keycloak;")

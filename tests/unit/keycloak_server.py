@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -24,11 +25,13 @@ os.environ.setdefault("KC_EMULATOR_PYTHON", sys.executable)
 
 
 class Keycloak:
-    """One emulated Keycloak under ``home``, its database ``database`` on ``pg`` (conftest's postgres_server)."""
+    """One emulated Keycloak under ``home``, its database ``database`` on ``server`` (conftest's postgres_server,
+    or its mariadb_server with ``vendor`` mariadb)."""
 
-    def __init__(self, home, pg, database, address, port, management_port):
+    def __init__(self, home, server, database, address, port, management_port, vendor="postgres"):
         self.home = home
-        self.pg = pg
+        self.server = server
+        self.vendor = vendor
         self.database = database
         self.address = address
         self.port = port
@@ -38,14 +41,22 @@ class Keycloak:
     # --- the service ------------------------------------------------------------------------------------
 
     def create(self, version="26.0.5", **extra):
-        argv = [EMULATOR, "create", self.home, "--version", version, "--db-url-host", "127.0.0.1",
-                "--db-url-port", str(self.pg["port"]), "--db-url-database", self.database, "--db-username", "keycloak",
+        argv = [EMULATOR, "create", self.home, "--version", version, "--db", self.vendor, "--db-url-host", "127.0.0.1",
+                "--db-url-port", str(self.server["port"]), "--db-url-database", self.database, "--db-username", "keycloak",
                 "--http-host", self.address, "--http-port", str(self.port), "--management-port",
                 str(self.management_port)]
         for key, value in extra.items():
             argv += ["--" + key.replace("_", "-"), value]
         subprocess.run(argv, check=True, capture_output=True, text=True,
                        env=dict(os.environ, KC_DB_PASSWORD=DB_PASSWORD))
+
+    def create_afresh(self):
+        """A new home in place of whatever an earlier run left, created and started."""
+        self.destroy()
+        shutil.rmtree(self.home, ignore_errors=True)
+        os.makedirs(os.path.dirname(self.home), mode=0o755, exist_ok=True)
+        self.create()
+        self.start()
 
     def service_command(self, action) -> str:
         """A stop or start command for the backup and restore modules ({service} is the service's name)."""

@@ -1,13 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: drkit.backup contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A stand-in for a Keycloak server (Quarkus distribution) and its ``kc.sh``, over a real PostgreSQL database.
+"""A stand-in for a Keycloak server (Quarkus distribution) and its ``kc.sh``, over a real PostgreSQL or MariaDB
+database.
 
 Keycloak needs a JVM and its distribution, which this machine cannot download. This emulator gives the tests a
 Keycloak home (``bin/kc.sh``, ``conf/keycloak.conf``, ``conf/quarkus.properties``, ``providers/``, ``themes/``,
 ``data/``, ``lib/quarkus/``) whose ``kc.sh`` runs the commands the ``keycloak`` provider drives, and a server
-whose realms, clients, roles, groups, users and password credentials live in tables of a REAL PostgreSQL database
-(store.py), so that a database dump and restore really carry them.
+whose realms, clients, roles, groups, users and password credentials live in tables of a REAL PostgreSQL (or
+MariaDB) database (store.py), so that a database dump and restore really carry them.
 
 Documents followed (options, output, file names and formats, endpoints, JSON field names, exit codes):
 
@@ -20,7 +21,8 @@ Documents followed (options, output, file names and formats, endpoints, JSON fie
   ``${VAR:default}``), overridden by ``KC_<KEY>`` environment variables, overridden by ``--key=value`` on the
   command line; build options (``db``, ``health-enabled``, ``metrics-enabled``, ``features``) persisted by
   ``kc.sh build`` and used as persisted by ``start --optimized``, which refuses a first start without a build;
-- keycloak.org/server/db: ``db``, ``db-url``, ``db-url-host``, ``db-url-port`` (5432), ``db-url-database``
+- keycloak.org/server/db: ``db``, ``db-url``, ``db-url-host``, ``db-url-port`` (5432; 3306 for ``mariadb`` and
+  ``mysql``), ``db-url-database``
   (``keycloak``), ``db-username``, ``db-password``, ``db-schema``; the schema is created by the first start,
   import or export, and a newer release migrates it (``migration_model``);
 - keycloak.org/server/enabletls: production mode (``start``) serves HTTPS only unless ``http-enabled=true``, and
@@ -44,12 +46,13 @@ Documents followed (options, output, file names and formats, endpoints, JSON fie
 UNCONFIRMED, chosen by the emulator: the exact log lines; the default clients and roles of a new realm (those of
 a 26.0 realm as its admin console lists them); whether a realm with no users gets an empty users file (none here).
 
-Where the emulator differs on purpose: PostgreSQL only (no MariaDB driver here); tokens are HS256 JWTs signed
+Where the emulator differs on purpose: PostgreSQL, or MariaDB/MySQL through PyMySQL (store.py), no other
+database; tokens are HS256 JWTs signed
 with a per-realm secret (Keycloak signs RS256 with realm keys); pbkdf2-sha512 with 1000 iterations (store.py);
 ``kc-emulator service start|stop|status|restart keycloak`` stands in for systemd. One known lie is on demand:
 ``KC_EMULATOR_FAIL=export-users`` makes ``kc.sh export`` write the realm files, no users file, and exit 0.
 
-Usage: ``kc-emulator create HOME --version V [--db-url-host H --db-url-port P --db-url-database D
+Usage: ``kc-emulator create HOME --version V [--db postgres|mariadb --db-url-host H --db-url-port P --db-url-database D
 --db-username U --db-schema S --http-host A --http-port N --management-port M --password-in ENVFILE]`` (the
 database password from ``KC_DB_PASSWORD``, written to keycloak.conf or, with ``--password-in``, to that
 environment file only); ``kc-emulator --home HOME service start|stop|status|restart keycloak``;
@@ -151,13 +154,14 @@ class Settings:
         return {key: self.get(key) for key in BUILD_KEYS if self.get(key) is not None}
 
     def jdbc(self):
+        default_port = 5432 if self.get("db") == "postgres" else 3306
         url = self.get("db-url")
         if url:
-            match = re.match(r"^jdbc:postgresql://([^:/]+)(?::(\d+))?/([^?]+)", url)
+            match = re.match(r"^jdbc:(?:postgresql|mariadb|mysql)://([^:/]+)(?::(\d+))?/([^?]+)", url)
             if not match:
                 raise StoreError("Invalid JDBC URL %s" % url)
-            return {"host": match.group(1), "port": int(match.group(2) or 5432), "database": match.group(3)}
-        return {"host": self.get("db-url-host", "localhost"), "port": int(self.get("db-url-port", 5432)),
+            return {"host": match.group(1), "port": int(match.group(2) or default_port), "database": match.group(3)}
+        return {"host": self.get("db-url-host", "localhost"), "port": int(self.get("db-url-port", default_port)),
                 "database": self.get("db-url-database", "keycloak")}
 
 
@@ -237,8 +241,8 @@ def kc(home, args):
         build(home, settings)
         settings = Settings(home, settings.given)
     database = settings.get("db", optimized=optimized) or "dev-file"
-    if database != "postgres":
-        return fail("The emulated Keycloak runs on PostgreSQL only (db=postgres); db is %s" % database)
+    if database not in ("postgres", "mariadb", "mysql"):
+        return fail("The emulated Keycloak runs on PostgreSQL, MariaDB or MySQL only; db is %s" % database)
     try:
         with Store(settings) as store:
             store.migrate(release, log)
@@ -392,7 +396,7 @@ def create(args):
     with open(script, "w", encoding="utf-8") as handle:
         handle.write(KC_SH % (sys.executable, HERE))
     os.chmod(script, 0o755)
-    conf = ["# Keycloak's configuration (emulated)", "db=postgres"]
+    conf = ["# Keycloak's configuration (emulated)", "db=%s" % options.get("db", "postgres")]
     for key in ("db-url-host", "db-url-port", "db-url-database", "db-username", "db-schema", "http-host", "http-port"):
         if key in options:
             conf.append("%s=%s" % (key, options[key]))

@@ -1,14 +1,16 @@
 # -*- coding: utf-8 -*-
 # Copyright: drkit.backup contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The emulated Keycloak's data: its tables on a real PostgreSQL database, and realms as Keycloak represents them.
+"""The emulated Keycloak's data: its tables on a real PostgreSQL or MariaDB database, and realms as Keycloak
+represents them.
 
 keycloak_emulator.py names the documents followed. The tables carry Keycloak's names (realm, client,
 keycloak_role, keycloak_group, user_entity, credential, user_role_mapping, user_group_membership,
 migration_model) with the columns the emulator needs, not all of Keycloak's. A credential is stored as Keycloak
 stores it: ``secret_data`` {"value", "salt", "additionalParameters"} and ``credential_data``
 {"hashIterations", "algorithm", "additionalParameters"}, pbkdf2-sha512, with 1000 iterations where Keycloak uses
-210000 (a departure, to keep the tests quick; the hash is real and checked).
+210000 (a departure, to keep the tests quick; the hash is real and checked). The SQL is written once, in
+PostgreSQL's words with ``:name`` parameters; ``_MariaDB`` says it in MariaDB's.
 """
 
 from __future__ import annotations
@@ -18,10 +20,16 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import time
 import uuid
 
 import pg8000.native
+
+try:  # only a Keycloak configured with db=mariadb or mysql needs it
+    import pymysql
+except ImportError:
+    pymysql = None
 
 ITERATIONS = 1000
 # The clients Keycloak creates in every new realm (in master: no account clients, plus <realm>-realm per realm).
@@ -95,33 +103,19 @@ class Store:
 
     def __enter__(self):
         url = self.settings.jdbc()
-        try:
-            self.conn = pg8000.native.Connection(user=self.settings.get("db-username") or "",
-                                                 password=self.settings.get("db-password") or None,
-                                                 host=url["host"], port=url["port"], database=url["database"],
-                                                 timeout=30)
-        except pg8000.exceptions.DatabaseError as exc:
-            raise StoreError("FATAL: %s" % _message(exc))
-        except (OSError, pg8000.exceptions.InterfaceError) as exc:
-            raise StoreError("Connection to %s:%s refused. Check that the hostname and port are correct and that "
-                             "the postmaster is accepting TCP/IP connections. (%s)" % (url["host"], url["port"], exc))
+        vendor = self.settings.get("db")
+        self.conn = (_MariaDB if vendor in ("mariadb", "mysql") else _PostgreSQL)(self.settings, url)
         schema = self.settings.get("db-schema")
-        if schema:
+        if schema and vendor == "postgres":
             self.run('CREATE SCHEMA IF NOT EXISTS "%s"' % schema)
             self.run('SET search_path TO "%s"' % schema)
         return self
 
     def __exit__(self, *exc):
-        try:
-            self.conn.close()
-        except Exception:  # pylint: disable=broad-except
-            pass
+        self.conn.close()
 
     def run(self, sql, **params):
-        try:
-            return self.conn.run(sql, **params)
-        except pg8000.exceptions.DatabaseError as exc:
-            raise StoreError(_message(exc))
+        return self.conn.run(sql, **params)
 
     def one(self, sql, **params):
         rows = self.run(sql, **params)
@@ -321,10 +315,8 @@ class Store:
         if username is not None:
             sql += " AND username %s :u" % ("=" if exact else "LIKE")
             params["u"] = username.lower() if exact else "%%%s%%" % username.lower()
-        sql += " ORDER BY username OFFSET :o" + (" LIMIT :l" if limit is not None else "")
-        params["o"] = first
-        if limit is not None:
-            params["l"] = limit
+        sql += " ORDER BY username LIMIT :l OFFSET :o"
+        params.update(o=first, l=limit if limit is not None else 2 ** 62)
         return [self._user(dict(zip(self.USER_COLUMNS, row)), brief) for row in self.run(sql, **params)]
 
     def _user(self, row, brief):
@@ -431,8 +423,76 @@ class _Transaction:
         self.store.run("ROLLBACK" if kind else "COMMIT")
 
 
+class _Connection:
+    conn = None
+
+    def close(self):
+        try:
+            self.conn.close()
+        except Exception:  # pylint: disable=broad-except
+            pass
+
+
+class _PostgreSQL(_Connection):
+    """A pg8000 connection."""
+
+    def __init__(self, settings, url):
+        try:
+            self.conn = pg8000.native.Connection(user=settings.get("db-username") or "",
+                                                 password=settings.get("db-password") or None,
+                                                 host=url["host"], port=url["port"], database=url["database"],
+                                                 timeout=30)
+        except pg8000.exceptions.DatabaseError as exc:
+            raise StoreError("FATAL: %s" % _message(exc))
+        except (OSError, pg8000.exceptions.InterfaceError) as exc:
+            raise StoreError("Connection to %s:%s refused. Check that the hostname and port are correct and that "
+                             "the postmaster is accepting TCP/IP connections. (%s)" % (url["host"], url["port"], exc))
+
+    def run(self, sql, **params):
+        try:
+            return self.conn.run(sql, **params)
+        except pg8000.exceptions.DatabaseError as exc:
+            raise StoreError(_message(exc))
+
+
+class _MariaDB(_Connection):
+    """A PyMySQL connection that takes the store's PostgreSQL SQL: ``:name`` parameters, ON CONFLICT DO NOTHING,
+    current_schema(); booleans (tinyint(1)) read back as booleans."""
+
+    def __init__(self, settings, url):
+        if pymysql is None:
+            raise StoreError("the emulated Keycloak needs PyMySQL (requirements-test.txt) for db=%s" % settings.get("db"))
+        try:
+            self.conn = pymysql.connect(user=settings.get("db-username") or "", password=settings.get("db-password")
+                                        or "", host=url["host"], port=url["port"], database=url["database"],
+                                        autocommit=True, connect_timeout=30, charset="utf8mb4")
+        except pymysql.err.OperationalError as exc:
+            raise StoreError("Could not connect to address=(host=%s)(port=%s)(type=primary) : %s"
+                             % (url["host"], url["port"], _message(exc)))
+
+    def run(self, sql, **params):
+        sql = sql.replace("current_schema()", "DATABASE()")
+        if params:  # PyMySQL formats the query with the parameters only when there are some
+            sql = sql.replace("%", "%%")
+        if "ON CONFLICT DO NOTHING" in sql:
+            sql = sql.replace("INSERT INTO", "INSERT IGNORE INTO").replace(" ON CONFLICT DO NOTHING", "")
+        sql = re.sub(r"(?<![:\w]):([a-z]+)\b", r"%(\1)s", sql)
+        try:
+            with self.conn.cursor() as cursor:
+                cursor.execute(sql, params or None)
+                if cursor.description is None:
+                    return []
+                tiny = [column[1] == pymysql.constants.FIELD_TYPE.TINY for column in cursor.description]
+                return [[bool(value) if flag and value is not None else value for value, flag in zip(row, tiny)]
+                        for row in cursor.fetchall()]
+        except pymysql.err.MySQLError as exc:
+            raise StoreError(_message(exc))
+
+
 def _message(exc) -> str:
     detail = exc.args[0] if exc.args else exc
     if isinstance(detail, dict):
         return detail.get("M", str(detail))
+    if isinstance(detail, int) and len(exc.args) > 1:  # PyMySQL: (code, message)
+        return "(conn=0) %s" % exc.args[1]
     return str(detail)
