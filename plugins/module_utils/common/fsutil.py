@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
+import tempfile
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import InvalidInput, NoSpace
 
@@ -47,6 +49,18 @@ def private_dir(path: str) -> str:
         os.makedirs(path, 0o700)
         os.chmod(path, 0o700)  # whatever the umask
     return path
+
+
+@contextlib.contextmanager
+def private_temp_dir(prefix: str, parent=None):
+    """A new directory only its owner can read, under ``parent`` (default the system's temporary one), for the
+    ``with`` body; removed afterwards whatever happened."""
+    directory = tempfile.mkdtemp(prefix=prefix, dir=parent)
+    try:
+        private_dir(directory)
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def write_atomic(path: str, data: bytes, mode: int = 0o600):

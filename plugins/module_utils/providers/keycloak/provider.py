@@ -22,23 +22,21 @@ realm from a directory of its own files, started and awaited again.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import tarfile
-import tempfile
 import time
 import urllib.error
 
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import InvalidInput
-from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import private_dir
+from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import private_temp_dir
 from ansible_collections.drkit.backup.plugins.module_utils.host import services
-from ansible_collections.drkit.backup.plugins.module_utils.providers import release
+from ansible_collections.drkit.backup.plugins.module_utils.providers import config_tree as tree, release
 from ansible_collections.drkit.backup.plugins.module_utils.providers.base import DumpProvider, PartSpec
-from ansible_collections.drkit.backup.plugins.module_utils.providers.keycloak import cli, config, tree
+from ansible_collections.drkit.backup.plugins.module_utils.providers.keycloak import cli, config
 from ansible_collections.drkit.backup.plugins.module_utils.providers.keycloak.drill import KeycloakDrill
 from ansible_collections.drkit.backup.plugins.module_utils.providers.keycloak.partial import PARTIAL_PART, \
     KeycloakPartial
@@ -221,14 +219,8 @@ class KeycloakProvider(KeycloakDrill, KeycloakPartial, DumpProvider):
                 for name in sorted(names):
                     tar.add(os.path.join(directory, name), arcname=name)
 
-    @contextlib.contextmanager
     def _private_dir(self, what):
-        directory = tempfile.mkdtemp(prefix=".drkit-keycloak-%s-" % what, dir=self.option("staging_dir"))
-        try:
-            private_dir(directory)
-            yield directory
-        finally:
-            shutil.rmtree(directory, ignore_errors=True)
+        return private_temp_dir(".drkit-keycloak-%s-" % what, self.option("staging_dir"))
 
     def content_summary(self):
         summary = self.inner().content_summary() if self.inner() is not None else {}

@@ -17,8 +17,8 @@ import yaml
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import PartialFailure
 from ansible_collections.drkit.backup.plugins.module_utils.operations import (
-    backup, delete, drill, drill_report, freeipa, info, keys, lease, pack, pin, prune, rekey, restore, services, stages,
-    verify)
+    backup, delete, drill, drill_report, freeipa, info, kanidm, keys, lease, pack, pin, prune, rekey, restore, services,
+    stages, verify)
 from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
 from ansible_collections.drkit.backup.plugins.module_utils.providers.freeipa import cli, topology
 
@@ -200,6 +200,10 @@ def scenario(tmp_path, store):
     yield "freeipa.server_state", freeipa.server_state("idm1.example.com", "hidden", check_mode=True)
     yield "freeipa.server_state", freeipa.server_state("idm2.example.com", "hidden")
     yield "freeipa.reinitialize", freeipa.reinitialize("idm1.example.com", "domain", "DM-pass", check_mode=True)
+
+    server_toml = tmp_path / "server.toml"
+    server_toml.write_text('domain = "idm.example.com"\n')
+    yield "kanidm.online_backup", kanidm.online_backup(str(server_toml), schedule="@daily", validate=False)
 
 
 def test_no_operation_returns_a_key_ansible_reserves(tmp_path, keystore, monkeypatch):

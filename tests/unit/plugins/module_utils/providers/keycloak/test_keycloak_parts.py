@@ -12,7 +12,8 @@ import tarfile
 import pytest
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import InvalidInput
-from ansible_collections.drkit.backup.plugins.module_utils.providers.keycloak import cli, config, tree
+from ansible_collections.drkit.backup.plugins.module_utils.providers.keycloak import cli, config
+from ansible_collections.drkit.backup.plugins.module_utils.providers import config_tree as tree
 
 
 def write(path, text, mode=0o644):
