@@ -11,6 +11,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.common import workers
 from ansible_collections.drkit.backup.plugins.module_utils.host import state as host_state
 from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
 from ansible_collections.drkit.backup.plugins.module_utils.protection import keystore as keys
+from kanidm_server import Kanidm
 from keycloak_server import DB_PASSWORD as KEYCLOAK_DB_PASSWORD, Keycloak
 from slapd_server import Slapd
 
@@ -438,3 +439,17 @@ def keycloak_mariadb_server(mariadb_server):
     finally:
         server.destroy()
         mariadb(mariadb_server, "DROP DATABASE IF EXISTS keycloak;")
+
+
+# --- an emulated Kanidm (tests/emulators/kanidm), on its own SQLite database, once per session ----------------
+
+@pytest.fixture(scope="session")
+def kanidm_server():
+    """The emulated kanidmd under /var/tmp/drkit-tests-kanidm/unit on https://127.0.0.43:18443; each test makes it
+    afresh (Kanidm.create_afresh) with the release and [online_backup] it needs."""
+    os.makedirs("/var/tmp/drkit-tests-kanidm", mode=0o755, exist_ok=True)
+    server = Kanidm("/var/tmp/drkit-tests-kanidm/unit", "127.0.0.43", 18443)
+    try:
+        yield server
+    finally:
+        server.destroy()

@@ -16,6 +16,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.common.errors import 
 from ansible_collections.drkit.backup.plugins.module_utils.providers import options as option_spec
 from ansible_collections.drkit.backup.plugins.module_utils.providers.files.provider import FilesProvider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.freeipa.provider import FreeIPAProvider
+from ansible_collections.drkit.backup.plugins.module_utils.providers.kanidm.provider import KanidmProvider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.keycloak.provider import KeycloakProvider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.ldap.provider import LDAPProvider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.mariadb_physical.provider import MariaDBPhysicalProvider
@@ -25,6 +26,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.providers.postgresql.
 PROVIDERS = {provider.name: provider for provider in (
     FilesProvider,
     FreeIPAProvider,
+    KanidmProvider,
     KeycloakProvider,
     LDAPProvider,
     MariaDBPhysicalProvider,

@@ -67,13 +67,13 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # supervisor.py
 
 
 def _python_with_pg8000():
@@ -96,6 +96,7 @@ _python_with_pg8000()
 
 from api import Api, serve  # noqa: E402  (beside this file)
 from store import Store, StoreError  # noqa: E402
+import supervisor  # noqa: E402
 
 HERE = os.path.abspath(__file__)
 BUILD_KEYS = ("db", "health-enabled", "metrics-enabled", "features")
@@ -422,16 +423,6 @@ def _pid_file(home):
     return os.path.join(home, "data", "keycloak.pid")
 
 
-def running_pid(home):
-    try:
-        with open(_pid_file(home), encoding="utf-8") as handle:
-            pid = int(handle.read().strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return None
-    return pid
-
-
 def _answers(settings):
     host, port = settings.get("http-host", "127.0.0.1"), int(settings.get("http-port", 8080))
     try:
@@ -443,41 +434,10 @@ def _answers(settings):
 
 
 def service(home, action):
-    if action == "status":
-        pid = running_pid(home)
-        print("keycloak: %s" % ("active (running), pid %d" % pid if pid else "inactive (dead)"))
-        return 0 if pid else 3
-    if action in ("stop", "restart"):
-        pid = running_pid(home)
-        if pid:
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 20
-            while running_pid(home) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if running_pid(home):
-                os.kill(pid, signal.SIGKILL)
-        if os.path.exists(_pid_file(home)):
-            os.unlink(_pid_file(home))
-        if action == "stop":
-            return 0
-    if running_pid(home):
-        return 0
-    with open(os.path.join(home, "data", "log", "keycloak.log"), "ab") as out:
-        child = subprocess.Popen([os.path.join(home, "bin", "kc.sh"), "start", "--optimized"], stdout=out,
-                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    with open(_pid_file(home), "w", encoding="utf-8") as handle:
-        handle.write("%d\n" % child.pid)
-    settings = Settings(home)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if child.poll() is not None:
-            os.unlink(_pid_file(home))
-            return fail("keycloak.service: main process exited, code=exited, status=%d (see %s)"
-                        % (child.returncode, os.path.join(home, "data", "log", "keycloak.log")))
-        if _answers(settings):
-            return 0
-        time.sleep(0.1)
-    return fail("keycloak.service: start operation timed out")
+    unit = supervisor.Unit("keycloak", _pid_file(home), os.path.join(home, "data", "log", "keycloak.log"),
+                           [os.path.join(home, "bin", "kc.sh"), "start", "--optimized"],
+                           lambda: _answers(Settings(home)), start_timeout=60)
+    return unit.act(action)
 
 
 def main(argv):

@@ -57,6 +57,13 @@ class KanidmAPI:
         status, body, _headers = self._call("GET", "/status")
         return status == 200 and body is True
 
+    def reachable(self) -> bool:
+        """Whether kanidmd answers /status at all (False when nothing listens)."""
+        try:
+            return self.running()
+        except KanidmError:
+            return False
+
     def login(self, username, password):
         """A bearer token for ``username`` by password; refused logins raise, naming the account only."""
         status, body, headers = self._call("POST", "/v1/auth", {"step": {"init2": {
