@@ -48,6 +48,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kanidm_db import Store, StoreError  # noqa: E402
 
 RELEASE = os.environ.get("KANIDMD_EMULATOR_RELEASE", "1.11.1")
+# Faults on demand, for the tests through playbooks (which cannot race kanidmd): target-exists, restore-unreadable.
+FAULT = os.environ.get("KANIDMD_EMULATOR_FAULT", "")
 TOP_KEYS = {"version", "domain", "origin", "db_path", "db_fs_type", "tls_chain", "tls_key", "tls_client_ca",
             "migration_path", "bindaddress", "ldapbindaddress", "role", "log_level", "online_backup",
             "trust_x_forward_for", "http_client_address_info", "ldap_client_address_info", "adminbindpath",
@@ -142,14 +144,14 @@ class Lock:
             pass
 
 
-def open_store(config):
+def open_store(config, failure="Failed to setup BE"):
     """The backend (setup_backend), None (logged) when it cannot open."""
     try:
         if not os.path.isdir(os.path.dirname(config.db_path)):
             raise OSError("unable to open database file: %s" % config.db_path)
         return Store(config.db_path)
     except (OSError, StoreError, sqlite3.Error) as exc:
-        log("ERROR", "Failed to setup BE: %s" % exc)
+        log("ERROR", "%s: %s" % (failure, exc))
         return None
 
 
@@ -157,6 +159,8 @@ def backup(config, path):
     store = open_store(config)
     if store is None:
         return 0
+    if FAULT == "target-exists":  # another writer got there first
+        open(path, "ab").close()
     if os.path.exists(path):
         log("ERROR", "backup file %s already exists, will not overwrite it." % path)
         return 0
@@ -180,10 +184,12 @@ def backup(config, path):
 def restore(config, path):
     if not os.path.exists(config.db_path):
         open(config.db_path, "ab").close()
-    store = open_store(config)
+    store = open_store(config, "Failed to setup backend")
     if store is None:
         return 0
     try:
+        if FAULT == "restore-unreadable":  # as when the file's mount went away
+            raise PermissionError(13, "Permission denied")
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:

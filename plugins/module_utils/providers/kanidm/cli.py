@@ -102,8 +102,10 @@ class Kanidmd:
         if result.code != 0:
             raise KanidmError("kanidmd database restore failed (exit %d): %s" % (result.code, _errors(result)))
         if not re.search(r"Restore Success", result.output):
-            raise KanidmError("kanidmd database restore exited 0 and did not say it restored: %s; the database "
-                              "may be empty: restore again once the cause is fixed" % _errors(result))
+            # Its exit-0 failures come before the load commits (backend, File::open) or after it (the reindex).
+            raise KanidmError("kanidmd database restore exited 0 and did not say it restored: %s; the database is "
+                              "as it was, or loaded and not reindexed: restore again once the cause is fixed"
+                              % _errors(result))
         return "restored kanidmd's database (kanidmd database restore, which reindexes)"
 
     def verify(self) -> str:

@@ -228,9 +228,10 @@ class KanidmProvider(KanidmDrill, DumpProvider):
             return problems + [str(exc)]
         made = self._made(header).get("series")
         if made and made != cli.series(there):
-            problems.append("backup %s holds a database of kanidmd %s.x, and this host runs kanidmd %s: kanidmd "
-                            "restores only into the same series (DB0001MismatchedRestoreVersion); install a %s.x "
-                            "release to restore it" % (header.name, made, there, made))
+            # The release rule says so too; this says that force_release cannot help.
+            problems.append("this host's kanidmd %s cannot load a database of kanidmd %s.x "
+                            "(DB0001MismatchedRestoreVersion), whatever force_release says: install a %s.x release"
+                            % (there, made, made))
         if self.option("origin") and not re.match(r"^https://[^/]+/?$", self.option("origin")):
             problems.append("origin %s is not https://name[:port]: kanidmd serves HTTPS only" % self.option("origin"))
         if self._db_part(header) is None:
