@@ -105,7 +105,10 @@ class KanidmProvider(KanidmDrill, DumpProvider):
         if wanted:
             path = wanted if os.path.isabs(wanted) else os.path.join(directory, wanted)
             if not os.path.isfile(path):
-                raise InvalidInput("online_backup_file %s is not there" % path)
+                # kanidmd may have rotated it away since an earlier run adopted it: existing() looks for that
+                # adoption by name, and fails with this message when there is none.
+                return {"path": path, "name": os.path.basename(path), "time": None, "sha256": None,
+                        "gone": "online_backup_file %s is not there" % path}
         else:
             try:
                 found = sorted(name for name in os.listdir(directory) if ONLINE_FILE.match(name))
@@ -135,10 +138,16 @@ class KanidmProvider(KanidmDrill, DumpProvider):
     def existing(self, complete_headers):
         if not self._adopted:
             return None
+        gone = self._adopted.get("gone")
         for entry, header in complete_headers:
             held = (header.manifest.get("kanidm") or {}).get("adopted") or {}
-            if header.manifest.get("product") == self.name and held.get("sha256") == self._adopted["sha256"]:
+            if header.manifest.get("product") != self.name:
+                continue
+            key = "name" if gone else "sha256"
+            if held.get(key) == self._adopted[key]:
                 return entry, header
+        if gone:
+            raise InvalidInput(gone)
         return None
 
     def services(self):

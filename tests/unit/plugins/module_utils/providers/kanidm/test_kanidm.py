@@ -162,6 +162,11 @@ def test_an_online_backup_adopts_kanidmd_s_own_file_once_and_stops_nothing(kanid
     assert made["backup"]["kanidm"]["adopted"]["name"] == chosen
     assert made["backup"]["contentSummary"]["persons"] == 3
     assert not again["changed"] and again["path"] == made["path"]
+    os.remove(os.path.join(kanidm.backups, chosen))  # rotated away by kanidmd since: still adopted, not an error
+    rotated = backup(keystore, tmp_path, kanidm, online=True, online_backup_file=chosen)
+    assert not rotated["changed"] and rotated["path"] == made["path"]
+    with pytest.raises(InvalidInput, match=r"online_backup_file .*backup-2000-01-01T00:00:00Z.json.gz is not there"):
+        backup(keystore, tmp_path, kanidm, online=True, online_backup_file="backup-2000-01-01T00:00:00Z.json.gz")
     kanidm.stop()  # kanidmd's own backups stop with it: the restore's file is the adopted one
     restore(keystore, made, kanidm)
     assert kanidm.persons() == ["alice", "bob", "carol"]
