@@ -142,8 +142,13 @@ class Settings:
         return self.environment.get(name, match.group(2) or "")
 
     def named_datasources(self) -> list:
-        """The names of the extra datasources the configuration declares (db-kind-<name>)."""
-        return sorted(key[len("db-kind-"):] for key in self.conf if key.startswith("db-kind-"))
+        """The names of the extra datasources the configuration declares: db-kind-<name> in keycloak.conf or the
+        options, KC_DB_KIND_<NAME> in the environment (its ``_`` read as ``-``, Keycloak's usual datasource
+        spelling)."""
+        names = {key[len("db-kind-"):] for key in list(self.conf) + list(self.given) if key.startswith("db-kind-")}
+        names.update(key[len("KC_DB_KIND_"):].lower().replace("_", "-") for key in self.environment
+                     if key.startswith("KC_DB_KIND_"))
+        return sorted(name for name in names if name)
 
 
 class Database:
@@ -174,31 +179,45 @@ class Database:
                 "schema": self.schema}
 
 
-def database(settings: Settings) -> Database:
-    """The database the settings name; refuses a vendor drkit cannot back up, before anything is touched."""
-    vendor = settings.get("db", "dev-file")
-    if vendor in REFUSED:
-        raise InvalidInput("Keycloak's database is %s (db=%s): %s" % (vendor, vendor, REFUSED[vendor]))
+def datasource_key(key: str, datasource=None) -> str:
+    """The key of option ``key`` for a named datasource (Keycloak's DatasourcesOptions: db-kind-<name> for db,
+    db-url-full-<name> for db-url, <key>-<name> for the others); ``key`` itself for Keycloak's own database."""
+    if not datasource:
+        return key
+    return "%s-%s" % ({"db": "db-kind", "db-url": "db-url-full"}.get(key, key), datasource)
+
+
+def database(settings: Settings, datasource=None) -> Database:
+    """The database the settings name (Keycloak's own, or the named ``datasource``'s); refuses a vendor drkit
+    cannot back up, before anything is touched."""
+    def get(key, default=None):
+        return settings.get(datasource_key(key, datasource), default)
+
+    what = "Keycloak's datasource %s" % datasource if datasource else "Keycloak's database"
+    vendor = get("db", None if datasource else "dev-file")
+    if vendor in REFUSED or datasource and vendor == "dev-file":
+        why = REFUSED.get(vendor) or "back it up with the files provider, Keycloak stopped"
+        raise InvalidInput("%s is %s (%s=%s): %s" % (what, vendor, datasource_key("db", datasource), vendor, why))
     if vendor not in DUMPED_BY and vendor != "dev-file":
-        raise InvalidInput("Keycloak's db is %r, which Keycloak does not know (postgres, mariadb, mysql, mssql, "
-                           "oracle, tidb, dev-file, dev-mem)" % vendor)
-    password = settings.get("db-password")
+        raise InvalidInput("%s: %s is %r, which Keycloak does not know (postgres, mariadb, mysql, mssql, oracle, "
+                           "tidb, dev-file, dev-mem)" % (what, datasource_key("db", datasource), vendor))
     if vendor == "dev-file":
         return Database(vendor)
-    host, port, name = settings.get("db-url-host"), settings.get("db-url-port"), settings.get("db-url-database")
-    url = settings.get("db-url")
+    host, port, name = get("db-url-host"), get("db-url-port"), get("db-url-database")
+    url = get("db-url")
     if url:
         match = JDBC.match(url)
         if not match or _vendor_of(match.group("vendor")) != _vendor_of(vendor):
-            raise InvalidInput("Keycloak's db-url %r is not a JDBC URL of a %s database (jdbc:%s://host:port/name)"
-                               % (_without_secrets(url), vendor, "postgresql" if vendor == "postgres" else vendor))
+            raise InvalidInput("%s: %s %r is not a JDBC URL of a %s database (jdbc:%s://host:port/name)"
+                               % (what, datasource_key("db-url", datasource), _without_secrets(url), vendor,
+                                  "postgresql" if vendor == "postgres" else vendor))
         host, port, name = match.group("host").strip("[]"), match.group("port"), match.group("database")
     try:
         port = int(port) if port not in (None, "") else DEFAULT_PORTS[vendor]
     except ValueError:
-        raise InvalidInput("Keycloak's db-url-port %r is not a port number" % port)
+        raise InvalidInput("%s: %s %r is not a port number" % (what, datasource_key("db-url-port", datasource), port))
     return Database(vendor, host=host or "localhost", port=port, name=name or "keycloak",
-                    user=settings.get("db-username"), password=password, schema=settings.get("db-schema"))
+                    user=get("db-username"), password=get("db-password"), schema=get("db-schema"))
 
 
 def _vendor_of(name: str) -> str:

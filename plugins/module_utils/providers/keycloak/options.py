@@ -51,6 +51,13 @@ OPTIONS = {
                        "reaches the dump tools in a root-only file and kc.sh in its environment, never a command "
                        "line.",
     },
+    "datasource_passwords": {
+        "type": "dict", "verbs": BOTH, "secret": True,
+        "instead": "or leave them in keycloak.conf or the service's environment",
+        "description": "The passwords of Keycloak's named datasources (db-password-<name>), by datasource name, for "
+                       "those kept in Keycloak's config keystore. Every named datasource the configuration declares "
+                       "(db-kind-<name>) is backed up with Keycloak's database, and restored with it.",
+    },
     "db_bin_dir": {
         "type": "path", "verbs": BOTH,
         "description": "Where the database client tools are (pg_dump, psql, pg_restore; mariadb-dump, mariadb). "

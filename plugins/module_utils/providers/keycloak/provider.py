@@ -8,6 +8,7 @@ which config.py finds as the server does. Parts:
 
 - ``db-<name>.dump`` (or ``.sql``): the database through the ``postgresql`` or ``mysql`` provider, with the
   users and clients of each realm counted in the dump's own snapshot (the content summary);
+- ``ds-<datasource>-db-<name>.dump``: each named datasource's database, the same way (datasources.py);
 - ``realms.tar`` (offline, ``export_realms``): ``kc.sh export`` of the realms, Keycloak stopped as its guide
   recommends, every realm and users file checked against the database's counts (cli.py);
 - ``config.tar``: keycloak.conf, quarkus.properties, the stores and certificates they name, providers/, themes/,
@@ -37,6 +38,8 @@ from ansible_collections.drkit.backup.plugins.module_utils.host import services
 from ansible_collections.drkit.backup.plugins.module_utils.providers import config_tree as tree, release
 from ansible_collections.drkit.backup.plugins.module_utils.providers.base import DumpProvider, PartSpec
 from ansible_collections.drkit.backup.plugins.module_utils.providers.keycloak import cli, config
+from ansible_collections.drkit.backup.plugins.module_utils.providers.keycloak.datasources import DATASOURCE_KIND, \
+    KeycloakDatasources
 from ansible_collections.drkit.backup.plugins.module_utils.providers.keycloak.drill import KeycloakDrill
 from ansible_collections.drkit.backup.plugins.module_utils.providers.keycloak.partial import PARTIAL_PART, \
     KeycloakPartial
@@ -54,7 +57,7 @@ REALM_COUNTS = ("SELECT r.name, (SELECT count(*) FROM {s}user_entity u WHERE u.r
 BUILD_FILES = (os.path.join("conf", "keycloak.conf"), os.path.join("conf", "quarkus.properties"))
 
 
-class KeycloakProvider(KeycloakDrill, KeycloakPartial, DumpProvider):
+class KeycloakProvider(KeycloakDrill, KeycloakPartial, KeycloakDatasources, DumpProvider):
     """A Keycloak server: its database through a database provider, its realm export and its configuration."""
 
     name = "keycloak"
@@ -74,6 +77,7 @@ class KeycloakProvider(KeycloakDrill, KeycloakPartial, DumpProvider):
         self._settings = None
         self._database = None
         self._inner = None
+        self._datasources = None  # named datasource -> its database provider (datasources.py)
         self._realms = {}      # realm -> {users, clients}, counted in the dump's snapshot
         self._export = None    # what the realm export held (cli.read_export)
         self._config = None    # {paths, files, bytes}
@@ -87,6 +91,8 @@ class KeycloakProvider(KeycloakDrill, KeycloakPartial, DumpProvider):
             given = {name.replace("_", "-"): self.options[name] for name in DATABASE_KEYS if name in self.options}
             if self.secrets.get("db_password"):
                 given["db-password"] = self.secrets["db_password"]
+            for name, password in (self.secrets.get("datasource_passwords") or {}).items():
+                given[config.datasource_key("db-password", name)] = str(password)
             self._settings = config.Settings(self.home, self.option("environment_files"), given)
         return self._settings
 
@@ -98,29 +104,33 @@ class KeycloakProvider(KeycloakDrill, KeycloakPartial, DumpProvider):
     def inner(self):
         """The database provider that dumps and restores Keycloak's database (None: dev-file, kept as files)."""
         if self._inner is None and self.database().provider:
-            db = self.database()
-            host = db.host
-            options = {"host": host, "port": db.port, "databases": [db.name], "globals": False, "replace": True}
-            if db.provider == "mysql" and host == "localhost":
-                options["host"] = "127.0.0.1"  # JDBC's localhost is TCP; the mysql client's is the socket
-            for key, value in (("user", db.user), ("bin_dir", self.option("db_bin_dir")),
-                               ("staging_dir", self.option("staging_dir"))):
-                if value:
-                    options[key] = value
-            if self.option("scratch_dir"):  # a drill: its own server, on its socket (drill.py)
-                options.update(self.scratch_database().options())
-            cls = PostgreSQLProvider if db.provider == "postgresql" else MySQLProvider
-            self._inner = cls(options, {"password": db.password} if db.password else {})
+            self._inner = self.database_provider(
+                self.database(), "Keycloak's database password (provider_secrets.db_password, db-password in "
+                                 "keycloak.conf or KC_DB_PASSWORD)", scratch=bool(self.option("scratch_dir")))
             self._inner.count_also = self._count_realms
-            self._inner.connection.password_source = ("Keycloak's database password (provider_secrets.db_password, "
-                                                      "db-password in keycloak.conf or KC_DB_PASSWORD)")
         return self._inner
+
+    def database_provider(self, db: config.Database, password_source: str, scratch=False):
+        """The postgresql or mysql provider of database ``db`` (with ``scratch``: on the drill's own server)."""
+        options = {"host": db.host, "port": db.port, "databases": [db.name], "globals": False, "replace": True}
+        if db.provider == "mysql" and db.host == "localhost":
+            options["host"] = "127.0.0.1"  # JDBC's localhost is TCP; the mysql client's is the socket
+        for key, value in (("user", db.user), ("bin_dir", self.option("db_bin_dir")),
+                           ("staging_dir", self.option("staging_dir"))):
+            if value:
+                options[key] = value
+        if scratch:  # a drill: its own server, on its socket (drill.py)
+            options.update(self.scratch_database().options())
+        cls = PostgreSQLProvider if db.provider == "postgresql" else MySQLProvider
+        provider = cls(options, {"password": db.password} if db.password else {})
+        provider.connection.password_source = password_source
+        return provider
 
     def kc(self) -> cli.KcSh:
         """kc.sh with the service's environment and the options given, as Keycloak's own KC_* variables."""
         environment = dict(self.settings().environment)
         environment.update({config.env_name(key): str(value) for key, value in self.settings().given.items()
-                            if key != "db-password"})
+                            if not key.startswith("db-password")})
         return cli.KcSh(self.home, environment, password=self.database().password, optimized=self.option("optimized"))
 
     def _count_realms(self, session):
@@ -155,11 +165,7 @@ class KeycloakProvider(KeycloakDrill, KeycloakPartial, DumpProvider):
             self.inner().check_backup(backup_type, True)  # reachable with these credentials, the database there
         self.product_version()
         self.check_partial_backup(online)
-        named = self.settings().named_datasources()
-        if named:  # said, never silently left out
-            self.warnings.append("Keycloak's configuration declares the named datasource(s) %s (db-kind-<name>), "
-                                 "whose database(s) this backup does not hold: back them up with the postgresql or "
-                                 "mysql provider" % ", ".join(named))
+        self.check_datasources_backup(backup_type)
 
     def services(self):
         return [self.option("service")] if self.option("service") else []
@@ -175,6 +181,7 @@ class KeycloakProvider(KeycloakDrill, KeycloakPartial, DumpProvider):
 
     def parts(self, backup_type):
         parts = self.inner().parts(backup_type) if self.inner() is not None else []
+        parts += self.datasource_parts(backup_type)
         if self._exports():
             parts.append(PartSpec(REALMS_PART, "kc-export", users=self.option("users")))
         if self._online and self.option("partial_export"):
@@ -184,13 +191,18 @@ class KeycloakProvider(KeycloakDrill, KeycloakPartial, DumpProvider):
         return parts
 
     def estimate_size(self, backup_type):
-        return self.inner().estimate_size(backup_type) if self.inner() is not None else None
+        if self.inner() is None:
+            return None
+        return sum(provider.estimate_size(backup_type)
+                   for provider in [self.inner()] + list(self.datasources().values()))
 
     def capture(self, part, out):
         if part.kind == "kc-export":
             self._capture_export(out)
         elif part.kind == "kc-partial-export":
             self.capture_partial(out)
+        elif part.kind == DATASOURCE_KIND:
+            self.capture_datasource(part, out)
         elif part.kind == "keycloak-config":
             self._config = dict(tree.write(out, self.home, part.extra["paths"]), paths=part.extra["paths"])
         else:
@@ -246,6 +258,7 @@ class KeycloakProvider(KeycloakDrill, KeycloakPartial, DumpProvider):
             "realmExport": export, "partialExport": self.partial_fields() or None,
             "config": (self._config or {}).get("paths", []),
             "environment": config.environment_names(self.settings()),
+            "datasources": self.datasource_fields(),
         }
         self.report["realm_export"] = sorted(export["realms"]) if export else []
         if export is None:
@@ -265,7 +278,7 @@ class KeycloakProvider(KeycloakDrill, KeycloakPartial, DumpProvider):
         return (self._made(header).get("realmExport") or {}).get("realms") or {}
 
     def _database_part(self, header):
-        kinds = ("kc-export", "kc-partial-export", "keycloak-config")
+        kinds = ("kc-export", "kc-partial-export", "keycloak-config", DATASOURCE_KIND)
         return next((part for part in header.parts if part.get("kind") not in kinds), None)
 
     def check_restore(self, header):
@@ -303,7 +316,7 @@ class KeycloakProvider(KeycloakDrill, KeycloakPartial, DumpProvider):
                                         inner.target_release(), inner.product)
                 if found:
                     problems.append("its database: %s" % found)
-        return problems
+        return problems + self.check_datasources_restore(header)
 
     def restore_plan(self, header):
         if self.option("partial_import_realms"):
@@ -311,6 +324,7 @@ class KeycloakProvider(KeycloakDrill, KeycloakPartial, DumpProvider):
         plan = ["stop service %s" % self.option("service")] if self.option("service") else []
         if self.option("restore_database") and self._database_part(header):
             plan += self.inner().restore_plan(header) if self.inner() is not None else []
+        plan += self.datasources_plan(header)
         if self.option("restore_config") or (self.inner() is None and self.option("restore_database")):
             plan.append("put back the configuration files that differ under %s (%s)"
                         % (self.home, ", ".join(self._made(header).get("config") or [])))
@@ -334,6 +348,7 @@ class KeycloakProvider(KeycloakDrill, KeycloakPartial, DumpProvider):
         with services.stopped(service, self.service_control, self.journal):
             if self.option("restore_database") and self._database_part(header) and self.inner() is not None:
                 done += self.inner().restore_whole(header, stage_dir)
+            done += self.restore_datasources(header, stage_dir)
             changed = []
             # dev-file: the database is data/ (the config part), restored with it.
             if self.option("restore_config") or (self.inner() is None and self.option("restore_database")):

@@ -198,16 +198,73 @@ def test_a_restore_onto_a_replacement_host_keeps_its_database_and_takes_a_hostna
         psql(postgres_server, "DROP DATABASE IF EXISTS keycloak_new WITH (FORCE);")
 
 
-def test_a_named_datasource_this_backup_leaves_out_is_named_in_a_warning(keycloak, tmp_path, keystore):
+AUDIT_PASSWORD = "Aud1t 'ds' pass"
+
+
+def test_named_datasources_are_backed_up_and_restored_with_keycloak(keycloak, tmp_path, keystore, postgres_server):
+    """An extension's datasource (db-kind-audit ...), its password given as a secret: dumped with Keycloak's
+    database, and its rows back after a restore; refused where Keycloak does not declare it."""
+    psql(postgres_server, "DROP DATABASE IF EXISTS kc_audit WITH (FORCE); DROP ROLE IF EXISTS kc_audit;")
+    psql(postgres_server, "CREATE ROLE kc_audit LOGIN CREATEDB PASSWORD '%s';" % AUDIT_PASSWORD.replace("'", "''"))
+    psql(postgres_server, "CREATE DATABASE kc_audit OWNER kc_audit;")
+    psql(postgres_server, "SET ROLE kc_audit; CREATE TABLE events (id int); INSERT INTO events "
+                          "SELECT generate_series(1, 5);", database="kc_audit")
+    conf = os.path.join(keycloak.home, "conf", "keycloak.conf")
+    with open(conf, encoding="utf-8") as handle:
+        before = handle.read()
+    declared = before + ("db-kind-audit=postgres\ndb-url-host-audit=127.0.0.1\ndb-url-port-audit=%d\n"
+                         "db-url-database-audit=kc_audit\ndb-username-audit=kc_audit\n" % postgres_server["port"])
+    secrets = {"datasource_passwords": {"audit": AUDIT_PASSWORD}}
+
+    def restore_audit(**kwargs):
+        return restore_backup(Unlocker(keystore), made["path"], provider_options={"home": keycloak.home},
+                              provider_secrets=secrets, **dict(commands(keycloak), **kwargs))
+    try:
+        with open(conf, "w", encoding="utf-8") as handle:
+            handle.write(declared)
+        made = create_backup(keystore, "keycloak", {"home": keycloak.home}, online=True, dest=str(tmp_path / "b"),
+                             provider_secrets=secrets, **commands(keycloak))
+        header = made["backup"]
+        assert [part["name"] for part in header["parts"]] == [
+            "db-keycloak.dump", "ds-audit-db-kc_audit.dump", "config.tar"]
+        assert header["keycloak"]["datasources"]["audit"]["facts"]["database"] == "kc_audit"
+        psql(postgres_server, "DELETE FROM events WHERE id > 2;", database="kc_audit")
+        with open(conf, "w", encoding="utf-8") as handle:
+            handle.write(before)
+        with pytest.raises(DrkitError, match="it holds Keycloak's named datasource audit, which this Keycloak's "
+                                             "configuration does not declare"):
+            restore_audit()
+        assert keycloak.running()
+        with open(conf, "w", encoding="utf-8") as handle:
+            handle.write(declared)
+
+        plan = restore_audit(check_mode=True)
+        assert "named datasource audit: restore database kc_audit" in " ".join(plan["actions"])
+        done = restore_audit()
+
+        assert psql(postgres_server, "SELECT count(*) FROM events;", database="kc_audit") == [("5",)]
+        assert "named datasource audit: restored database kc_audit" in done["actions"] and keycloak.running()
+        assert AUDIT_PASSWORD not in str(made) + str(done) + str(plan)
+    finally:
+        with open(conf, "w", encoding="utf-8") as handle:
+            handle.write(before)
+        psql(postgres_server, "DROP DATABASE IF EXISTS kc_audit WITH (FORCE); DROP ROLE IF EXISTS kc_audit;")
+
+
+def test_a_named_datasource_drkit_cannot_dump_is_refused_with_nothing_backed_up(keycloak, tmp_path, keystore):
+    made = backup(keystore, tmp_path, keycloak, online=True)
+    kept = sorted(os.listdir(str(tmp_path / "backups")))
     conf = os.path.join(keycloak.home, "conf", "keycloak.conf")
     with open(conf, encoding="utf-8") as handle:
         before = handle.read()
     with open(conf, "a", encoding="utf-8") as handle:
-        handle.write("db-kind-audit=postgres\ndb-url-host-audit=127.0.0.1\n")
+        handle.write("db-kind-audit=mssql\n")
     try:
-        made = backup(keystore, tmp_path, keycloak, online=True)
+        with pytest.raises(InvalidInput, match=r"Keycloak's datasource audit is mssql \(db-kind-audit=mssql\): "
+                                               r"drkit.backup has no Microsoft SQL Server dumper"):
+            backup(keystore, tmp_path, keycloak, online=True)
     finally:
         with open(conf, "w", encoding="utf-8") as handle:
             handle.write(before)
-    assert "named datasource(s) audit (db-kind-<name>), whose database(s) this backup does not hold" in " ".join(
-        made["warnings"])
+    assert made["backup"]["keycloak"]["datasources"] == {} and keycloak.running()
+    assert sorted(os.listdir(str(tmp_path / "backups"))) == kept
