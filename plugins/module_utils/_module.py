@@ -70,6 +70,18 @@ def freeipa_argument_spec() -> dict:
     return {"krb5_ccache": {"type": "path"}}
 
 
+def ciphertrust_argument_spec() -> dict:
+    """The connection to a CipherTrust Manager (doc fragment drkit.backup.ciphertrust)."""
+    return {"url": {"type": "str", "required": True},
+            "username": {"type": "str", "required": True},
+            "password": {"type": "str", "required": True, "no_log": True},
+            "domain": {"type": "str"},
+            "auth_domain": {"type": "str"},
+            "validate_certs": {"type": "bool", "default": True},
+            "ca_path": {"type": "path"},
+            "timeout": {"type": "int", "default": 60}}
+
+
 def unlocker(params) -> Unlocker:
     return Unlocker(Keystore(params["keystore"]), params.get("gpg_home"), params.get("gpg_passphrase"),
                     hsm_factory(params.get("hsm")))

@@ -453,3 +453,35 @@ def kanidm_server():
         yield server
     finally:
         server.destroy()
+
+
+# --- emulated CipherTrust Manager appliances (tests/emulators/ciphertrust), once per session -------------------
+
+@pytest.fixture(scope="session")
+def ciphertrust_server():
+    """The emulated CipherTrust Manager 2.19.0 under /var/tmp/drkit-tests-ct/unit on https://127.0.0.44:18444/api/v1
+    (its CA at .ca_path), operations of 0.3 s and a restart of 0.5 s; running."""
+    from ciphertrust_server import CipherTrust
+
+    os.makedirs("/var/tmp/drkit-tests-ct", mode=0o755, exist_ok=True)
+    server = CipherTrust("/var/tmp/drkit-tests-ct/unit", "127.0.0.44", 18444)
+    server.create_afresh()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture(scope="session")
+def ciphertrust_second():
+    """A second, empty appliance like ciphertrust_server under /var/tmp/drkit-tests-ct/second on
+    https://127.0.0.45:18445/api/v1 (its own CA), for restores onto another appliance; running."""
+    from ciphertrust_server import CipherTrust
+
+    os.makedirs("/var/tmp/drkit-tests-ct", mode=0o755, exist_ok=True)
+    server = CipherTrust("/var/tmp/drkit-tests-ct/second", "127.0.0.45", 18445)
+    server.create_afresh()
+    try:
+        yield server
+    finally:
+        server.destroy()

@@ -1,0 +1,226 @@
+# -*- coding: utf-8 -*-
+# Copyright: drkit.backup contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""CipherTrust Manager's backups and backup keys, as its backup chapter (shared/reference/001) describes them.
+
+- A backup is always encrypted with a backup key: the scope's default when none is named. System keys encrypt
+  system backups only, domain keys domain ones.
+- A backup's status goes "In Progress", then "Completed"; only one backup or restore runs at a time, and
+  ``backupStatus`` reports the last operation only. During a system restore the services restart and the API may
+  answer HTTP 500 for a while (normal: polled on).
+- A backup restores on the same release or a later one within the supported window (the next three minor
+  releases; the next two LTS ones for an LTS backup), an older one only with force, and never onto an older
+  release, force or not: ``productVersion`` is compared, not the file's format version.
+- Backups and keys exist only on the node that made them or where they were uploaded. A system backup leaves the
+  backup keys out: a restore onto another appliance uploads the key file first.
+
+A file downloaded from the appliance is opaque (its format is not public): beside it, ``<file>.json`` keeps what the
+API said of it and the checksum taken at download, which the info module and idempotent re-runs read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+
+from ansible_collections.drkit.backup.plugins.module_utils.common.errors import InvalidInput
+from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import write_atomic
+from ansible_collections.drkit.backup.plugins.module_utils.providers.ciphertrust.client import CipherTrustError
+
+IN_PROGRESS, COMPLETED = "In Progress", "Completed"
+# The window of minor releases a backup restores into without force (the current documentation).
+MINOR_WINDOW = 3
+LTS_WINDOW = 2
+VERSION = re.compile(r"^v?(\d+)\.(\d+)")
+
+
+def sidecar(path) -> str:
+    return path + ".json"
+
+
+def read_sidecar(path) -> dict:
+    """What was recorded beside a downloaded file ({} when nothing was)."""
+    try:
+        with open(sidecar(path), encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return {}
+
+
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def intact_download(path, kind) -> dict:
+    """The sidecar of ``path`` when the file is there, of ``kind``, and still has the checksum taken at download."""
+    held = read_sidecar(path)
+    if held.get("kind") == kind and os.path.isfile(path) and file_sha256(path) == held.get("sha256"):
+        return held
+    return {}
+
+
+def series(version):
+    match = VERSION.match(str(version or ""))
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def release_problem(backup_version, appliance_version, lts=(), force=False) -> str:
+    """Why a backup of ``backup_version`` cannot be restored onto ``appliance_version`` ('' when it can)."""
+    made, here = series(backup_version), series(appliance_version)
+    if made is None or here is None:
+        return "the release of the backup (%s) or of the appliance (%s) is unknown: restore by hand after checking " \
+               "Thales's compatibility table" % (backup_version, appliance_version)
+    if made > here:
+        return "the backup was made on CipherTrust Manager %s and this appliance runs %s: a backup never restores " \
+               "onto an older release, with force or without" % (backup_version, appliance_version)
+    lts_series = sorted({series(name) for name in lts if series(name)})
+    within = made[0] == here[0] and here[1] - made[1] <= MINOR_WINDOW
+    if made in lts_series and here in lts_series:
+        within = within or lts_series.index(here) - lts_series.index(made) <= LTS_WINDOW
+    if within or force:
+        return ""
+    return "the backup was made on CipherTrust Manager %s, older than the releases %s restores without force (the " \
+           "next %d minor releases%s): restore it with force true, after checking with Thales support as its " \
+           "documentation advises" % (backup_version, appliance_version, MINOR_WINDOW,
+                                      ", or the next %d LTS ones" % LTS_WINDOW if lts_series else "")
+
+
+class Appliance:
+    """One CipherTrust Manager through its API (client.Client)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def describe(self) -> str:
+        return self.client.describe()
+
+    def info(self) -> dict:
+        return self.client.call("GET", "/system/info")
+
+    def version(self) -> str:
+        return str(self.info().get("version") or "")
+
+    def _get(self, path):
+        try:
+            return self.client.call("GET", path)
+        except CipherTrustError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    # --- backup keys ---------------------------------------------------------------------------------------
+
+    def backup_keys(self, scope=None) -> list:
+        return self.client.list_all("/backupkeys", **({"scope": scope} if scope else {}))
+
+    def backup_key(self, key_id):
+        return self._get("/backupkeys/%s" % key_id)
+
+    def create_backup_key(self, scope, default=False) -> dict:
+        return self.client.call("POST", "/backupkeys", {"scope": scope, "default": bool(default)})
+
+    def make_default(self, key_id) -> dict:
+        return self.client.call("POST", "/backupkeys/%s/default" % key_id)
+
+    def delete_backup_key(self, key_id):
+        self.client.call("DELETE", "/backupkeys/%s" % key_id)
+
+    def download_backup_key(self, key, path, password, hint=None) -> dict:
+        """The key's password-protected file at ``path``, and its sidecar."""
+        body = {"password": password}
+        if hint:
+            body["hint"] = hint
+        got = self.client.download("POST", "/backupkeys/%s/download" % key["id"], path, body)
+        return self._record(path, "backup_key", got, {"id": key["id"], "scope": key.get("scope"),
+                                                      "createdAt": key.get("createdAt"), "hint": hint or ""})
+
+    def upload_backup_key(self, path, password, scope) -> dict:
+        try:
+            return self.client.upload("/backupkeys/upload", path, password=password, scope=scope)
+        except CipherTrustError as exc:
+            if exc.status == 400 and "password" in str(exc).lower():
+                raise CipherTrustError("the backup key file %s does not open with the password given: %s"
+                                       % (path, exc), exc.status)
+            raise
+
+    # --- backups ------------------------------------------------------------------------------------------
+
+    def backups(self) -> list:
+        return self.client.list_all("/backups")
+
+    def backup(self, backup_id):
+        return self._get("/backups/%s" % backup_id)
+
+    def status(self) -> dict:
+        """The last backup or restore operation ({} when there was none)."""
+        return self._get("/backupStatus") or {}
+
+    def create_backup(self, scope="system", backup_key=None, description=None, tied_to_hsm=False, filters=None):
+        if scope != "system" and tied_to_hsm:
+            raise InvalidInput("tied_to_hsm applies to system backups only (scope system)")
+        if scope != "domain" and filters:
+            raise InvalidInput("filters apply to domain backups only (scope domain)")
+        body = {"scope": scope}
+        for key, value in (("backupKey", backup_key), ("description", description),
+                           ("tiedToHSM", tied_to_hsm if scope == "system" else None),
+                           ("filters", [{"resourceType": item["resource_type"],
+                                         "resourceQuery": item.get("resource_query") or ""}
+                                        for item in filters or []] or None)):
+            if value is not None:
+                body[key] = value
+        return self.client.call("POST", "/backups", body)
+
+    def wait_backup(self, backup_id, timeout) -> dict:
+        def probe():
+            found = self.backup(backup_id)
+            if found is None:
+                raise CipherTrustError("%s: backup %s is gone while it was being made" % (self.describe(), backup_id))
+            if found.get("status") not in (IN_PROGRESS, COMPLETED):
+                raise CipherTrustError("%s: backup %s ended %s%s" % (
+                    self.describe(), backup_id, found.get("status"),
+                    ": %s" % self.status().get("message") if self.status().get("message") else ""))
+            return found if found.get("status") == COMPLETED else None
+        return self.client.wait("backup %s" % backup_id, probe, timeout)
+
+    def download_backup(self, backup, path) -> dict:
+        got = self.client.download("GET", "/backups/%s/download" % backup["id"], path)
+        fields = {name: backup.get(name) for name in ("id", "scope", "productVersion", "tiedToHSM", "backupKey",
+                                                      "createdAt", "description")}
+        return self._record(path, "backup", got, fields)
+
+    def upload_backup(self, path) -> dict:
+        return self.client.upload("/uploadBackup", path)
+
+    def delete_backup(self, backup_id):
+        self.client.call("DELETE", "/backups/%s" % backup_id)
+
+    def restore(self, backup, force, timeout) -> dict:
+        """Restores ``backup`` (on the appliance) and waits until backupStatus says the restore completed."""
+        body = {"force": True} if force else {}
+        self.client.call("POST", "/backups/%s/restore" % backup["id"], body)
+
+        def probe():
+            status = self.status()  # the last operation only: this restore once it has begun
+            if "restore" not in str(status.get("operation")).lower() or status.get("id") not in (None, backup["id"]):
+                return None
+            if status.get("status") == COMPLETED:
+                return status
+            if status.get("status") != IN_PROGRESS:
+                raise CipherTrustError("%s: the restore of backup %s ended %s%s" % (
+                    self.describe(), backup["id"], status.get("status"),
+                    ": %s" % status["message"] if status.get("message") else ""))
+            return None
+        # A system restore restarts the appliance's services: HTTP 500 and no answer for a while are normal.
+        return self.client.wait("the restore of backup %s" % backup["id"], probe, timeout,
+                                restarting=backup.get("scope") == "system")
+
+    def _record(self, path, kind, got, fields) -> dict:
+        record = dict(fields, kind=kind, appliance=self.client.base, size=got["size"], sha256=got["sha256"])
+        write_atomic(sidecar(path), json.dumps(record, indent=1, sort_keys=True).encode() + b"\n", 0o600)
+        return record
