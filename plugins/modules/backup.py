@@ -35,7 +35,9 @@ options:
         per database and C(mariadb-dump --system=users), streamed into the backup), V(ldap) (OpenLDAP, an LDIF
         per database, C(slapcat) with slapd stopped or a paged C(ldapsearch) online, and C(cn=config) apart) and
         V(keycloak) (its database through V(postgresql) or V(mysql), with O(online=false) a C(kc.sh export) of the
-        realms while O(stop_command) has Keycloak stopped, and its configuration).
+        realms while O(stop_command) has Keycloak stopped, and its configuration), V(kanidm) and V(ciphertrust)
+        (a Thales CipherTrust Manager over its REST API, from the controller or a delegate, with O(online=true),
+        keeping the appliance's own backup and its backup key's password-protected file).
       - Required with O(state=present), except for O(stage=seal).
     type: str
   provider_options:
@@ -55,6 +57,8 @@ options:
         V(keycloak), C(db_password), when keycloak.conf and the service's environment do not hold it; for V(ldap), the
         C(password) of C(bind_dn)), never logged or returned; they reach
         the product's tools through a root-only file, standard input or the environment, never a command line.
+      - For V(ciphertrust), C(password) (the appliance login) and C(key_password) (protects the backup key's file
+        the backup keeps).
     type: dict
     default: {}
   type:

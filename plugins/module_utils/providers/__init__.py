@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.providers import options as option_spec
+from ansible_collections.drkit.backup.plugins.module_utils.providers.ciphertrust.provider import CipherTrustProvider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.files.provider import FilesProvider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.freeipa.provider import FreeIPAProvider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.kanidm.provider import KanidmProvider
@@ -24,6 +25,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.providers.mysql.provi
 from ansible_collections.drkit.backup.plugins.module_utils.providers.postgresql.provider import PostgreSQLProvider
 
 PROVIDERS = {provider.name: provider for provider in (
+    CipherTrustProvider,
     FilesProvider,
     FreeIPAProvider,
     KanidmProvider,

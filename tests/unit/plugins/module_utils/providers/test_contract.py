@@ -63,6 +63,11 @@ def services(tmp_path):
             "log": log}
 
 
+def backup_secrets(contract) -> dict:
+    """The secrets a backup needs (an appliance's login), for an environment that has any."""
+    return getattr(contract, "backup_secrets", dict)()
+
+
 def commands(services):
     return {key: value for key, value in services.items() if key != "log"}
 
@@ -126,20 +131,22 @@ def test_an_unsupported_pair_is_refused_before_anything_stops(contract, tmp_path
             continue
         with pytest.raises(InvalidInput):
             create_backup(keystore, contract.name, contract.backup_options(), backup_type=backup_type, online=online,
-                          dest=str(tmp_path / "b"), **commands(services))
+                          dest=str(tmp_path / "b"), provider_secrets=backup_secrets(contract), **commands(services))
     assert logged(services) == [] and not (tmp_path / "b").exists()
 
 
 def test_check_mode_plans_and_touches_nothing(contract, tmp_path, keystore, services):
     plan = create_backup(keystore, contract.name, contract.backup_options(), backup_type=contract.backup_type,
-                         online=contract.online, dest=str(tmp_path / "b"), check_mode=True, **commands(services))
+                         online=contract.online, dest=str(tmp_path / "b"), check_mode=True,
+                         provider_secrets=backup_secrets(contract), **commands(services))
     assert plan["changed"] and plan["path"] is None and "would be written" in plan["msg"]
     assert logged(services) == [] and not (tmp_path / "b").exists()
 
 
 def test_a_round_trip_brings_the_data_back(contract, tmp_path, keystore, services):
     made = create_backup(keystore, contract.name, contract.backup_options(), backup_type=contract.backup_type,
-                         online=contract.online, dest=str(tmp_path / "b"), **commands(services))
+                         online=contract.online, dest=str(tmp_path / "b"), provider_secrets=backup_secrets(contract),
+                         **commands(services))
     stopped = [line.split()[1] for line in logged(services) if line.startswith("stop ")]
     assert [line.split()[1] for line in logged(services) if line.startswith("start ")] == stopped[::-1]
     assert made["backup"]["product"] == contract.name and contract.intact()
