@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -14,7 +15,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.providers.ciphertrust
 from ansible_collections.drkit.backup.plugins.module_utils.providers.ciphertrust.client import CipherTrustError, \
     Client
 
-from ciphertrust_server import ADMIN, ADMIN_PASSWORD
+from ciphertrust_server import ADMIN, ADMIN_PASSWORD, DOMADMIN, DOMADMIN_PASSWORD, DOMAIN, CipherTrust
 
 KEY_PASSWORD = "K3y file:pass"
 
@@ -110,3 +111,27 @@ def test_a_backup_from_a_later_release_is_refused_before_the_restore_call(cipher
     with pytest.raises(InvalidInput, match="never restores onto an older release"):
         ops.backup(cm, state="restored", backup_id=made["backup"]["id"], force=True)
     assert ciphertrust_server.wait_operation()["operation"] == "Backup create"
+
+
+def test_a_lapsed_token_is_renewed_with_the_refresh_token_and_the_call_goes_on(tmp_path):
+    short = CipherTrust("/var/tmp/drkit-tests-ct/short-token", "127.0.0.46", 18448)
+    short.create_afresh(token_seconds=1)
+    try:
+        client = Client("https://%s:%d" % (short.address, short.port), ADMIN, ADMIN_PASSWORD, ca_path=short.ca_path)
+        cm = ct.Appliance(client)
+        first = client._jwt if cm.info() else None  # pylint: disable=protected-access
+        time.sleep(1.5)  # the jwt's life: the appliance now answers 401 to it
+        assert cm.info()["version"] and client._jwt != first  # pylint: disable=protected-access
+        assert client._refresh  # pylint: disable=protected-access
+    finally:
+        short.destroy()
+
+
+def test_a_domain_administrator_makes_domain_backups_and_never_system_ones(ciphertrust_server):
+    domain_admin = ct.Appliance(Client("https://%s:%d" % (ciphertrust_server.address, ciphertrust_server.port),
+                                       DOMADMIN, DOMADMIN_PASSWORD, domain=DOMAIN, ca_path=ciphertrust_server.ca_path))
+    with pytest.raises(CipherTrustError, match=r"refused POST /backups \(HTTP 403\)"):
+        ops.backup(domain_admin, scope="system")
+    key = ops.backup_key(domain_admin, scope="domain", default=True)["backup_key"]
+    made = ops.backup(domain_admin, scope="domain")["backup"]
+    assert made["scope"] == "domain" and made["status"] == "Completed" and made["backupKey"] == key["id"]
