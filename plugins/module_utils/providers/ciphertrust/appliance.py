@@ -161,6 +161,18 @@ class Appliance:
         """The last backup or restore operation ({} when there was none)."""
         return self._get("/backupStatus") or {}
 
+    def running(self) -> str:
+        """The backup or restore the appliance is running ('' when none): it runs one at a time."""
+        status = self.status()
+        return str(status.get("operation") or "operation") if status.get("status") == IN_PROGRESS else ""
+
+    # --- the keys it manages (a system backup holds them) ------------------------------------------------
+
+    def keys_total(self, name=None) -> int:
+        """How many keys the login domain sees (named ``name``, when given)."""
+        query = dict({"skip": 0, "limit": 1}, **({"name": name} if name else {}))
+        return int(self.client.call("GET", "/vault/keys2", query=query).get("total") or 0)
+
     def create_backup(self, scope="system", backup_key=None, description=None, tied_to_hsm=False, filters=None):
         if scope != "system" and tied_to_hsm:
             raise InvalidInput("tied_to_hsm applies to system backups only (scope system)")
@@ -182,9 +194,9 @@ class Appliance:
             if found is None:
                 raise CipherTrustError("%s: backup %s is gone while it was being made" % (self.describe(), backup_id))
             if found.get("status") not in (IN_PROGRESS, COMPLETED):
+                said = self.status().get("message")
                 raise CipherTrustError("%s: backup %s ended %s%s" % (
-                    self.describe(), backup_id, found.get("status"),
-                    ": %s" % self.status().get("message") if self.status().get("message") else ""))
+                    self.describe(), backup_id, found.get("status"), ": %s" % said if said else ""))
             return found if found.get("status") == COMPLETED else None
         return self.client.wait("backup %s" % backup_id, probe, timeout)
 

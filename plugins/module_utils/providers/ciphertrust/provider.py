@@ -63,7 +63,6 @@ class CipherTrustProvider(ApplianceProvider):
                                % self.option("username"))
         self._appliance = None
         self._info = None
-        self._keys_counted = None
         self.force = False
 
     # --- the appliance ----------------------------------------------------------------------------------------
@@ -95,8 +94,7 @@ class CipherTrustProvider(ApplianceProvider):
 
     def count(self, summary=None) -> dict:
         """The keys the appliance manages (its key vault, as the login domain sees it)."""
-        found = self.box().client.call("GET", "/vault/keys2", query={"skip": 0, "limit": 1})
-        return {"keys": int(found.get("total") or 0)}
+        return {"keys": self.box().keys_total()}
 
     # --- backup -----------------------------------------------------------------------------------------------
 
@@ -113,10 +111,9 @@ class CipherTrustProvider(ApplianceProvider):
             raise InvalidInput("provider_options.tied_to_hsm applies to system backups only (scope system)")
         if self.option("scope") != "domain" and self.option("filters"):
             raise InvalidInput("provider_options.filters apply to domain backups only (scope domain)")
-        busy = self.box().status()
-        if busy.get("status") == ct.IN_PROGRESS:
-            raise InvalidInput("%s is running a %s: the appliance runs one backup or restore at a time; wait for "
-                               "it and run the backup again" % (self.box().describe(), busy.get("operation")))
+        busy = self._busy()
+        if busy:
+            raise InvalidInput("%s and run the backup again" % busy)
 
     def _backup_key(self) -> dict:
         scope, wanted = self.option("scope"), self.option("backup_key")
@@ -190,6 +187,14 @@ class CipherTrustProvider(ApplianceProvider):
                                     "appliance": info.get("name"), "kept": bool(self.option("keep_native"))}}
         return NativeCapture(parts, manifest, report, finish)
 
+    def _busy(self) -> str:
+        """Why the appliance cannot take a backup or restore now ('' when it can)."""
+        running = self.box().running()
+        if not running:
+            return ""
+        return ("%s is running a %s: the appliance runs one backup or restore at a time; wait for it"
+                % (self.box().describe(), running))
+
     def _forget(self, backup_id):
         """Deletes the appliance's backup ``backup_id``; a failure to do so is a warning, not a failed backup."""
         try:
@@ -209,14 +214,11 @@ class CipherTrustProvider(ApplianceProvider):
         if native.get("tool") != "ciphertrust" or BACKUP_PART not in names or KEY_PART not in names:
             return ["backup %s does not hold a CipherTrust Manager backup and its backup key file" % header.name]
         try:
-            busy = self.box().status()
+            busy = self._busy()
             key = self.box().backup_key(native["backupKey"]["id"])
         except CipherTrustError as exc:
             return [str(exc)]
-        problems = []
-        if busy.get("status") == ct.IN_PROGRESS:
-            problems.append("%s is running a %s: the appliance runs one backup or restore at a time; wait for it"
-                            % (self.box().describe(), busy.get("operation")))
+        problems = [busy] if busy else []
         if key is None and not self.secrets.get("key_password"):
             problems.append("%s lacks backup key %s, which a system backup leaves out: give provider_secrets."
                             "key_password to upload the key file this backup keeps"
@@ -225,9 +227,6 @@ class CipherTrustProvider(ApplianceProvider):
             self.warnings.append("backup %s is tied to the HSM of %s: it restores only where the same HSM root key "
                                  "exists" % (header.name, native["appliance"].get("name")))
         return problems
-
-    def target_release(self):
-        return self.product_version()
 
     def check_release(self, header, force=False):
         made = self._native(header).get("backup", {}).get("productVersion") or header.manifest.get("productVersion")
@@ -283,12 +282,10 @@ class CipherTrustProvider(ApplianceProvider):
         try:
             self._info = None
             self.info()
-            busy = self.box().status()
+            busy = self._busy()
         except CipherTrustError as exc:
             return [str(exc)]
-        if busy.get("status") == ct.IN_PROGRESS:
-            return ["%s is still running a %s" % (self.box().describe(), busy.get("operation"))]
-        return []
+        return [busy] if busy else []
 
     # --- drills (DESIGN decisions 18 and 26): a second appliance, never the one backed up -----------------
 
@@ -317,7 +314,6 @@ class CipherTrustProvider(ApplianceProvider):
         wanted = self.option("check_key")
         if not wanted:
             return []
-        found = self.box().client.call("GET", "/vault/keys2", query={"name": wanted, "skip": 0, "limit": 1})
-        if not int(found.get("total") or 0):
+        if not self.box().keys_total(wanted):
             return ["the restored appliance %s has no key %s" % (self.box().describe(), wanted)]
         return []
