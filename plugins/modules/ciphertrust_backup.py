@@ -21,9 +21,14 @@ description:
     release or a later one within the next three minor releases (the next two LTS ones, for an LTS backup, with
     O(lts_releases)); an older one only with O(force=true), which is passed to the appliance only then; onto an
     older release never.
+  - With O(scp), the system backup is then sent by the appliance to a host by SCP, and the module waits until the
+    transfer completed. The host must hold the appliance's SCP public key (M(drkit.backup.ciphertrust_scp_key)) in
+    the user's C(authorized_keys), or take O(scp.password); the appliance checks the host by O(scp.host_key).
   - Only one backup or restore runs on an appliance at a time; a second one fails with the appliance's message.
   - Idempotent by O(id); without one, a O(download) file whose record names a backup still on the appliance stands
-    for it, so a re-run of "make and download" changes nothing. A restore always changes the appliance.
+    for it, so a re-run of "make and download" changes nothing. An SCP transfer of the backup that completed to the
+    same host stands for a new one (the appliance does not report the path). A restore always changes the
+    appliance.
 options:
   id:
     description: The backup (its UUID).
@@ -82,6 +87,39 @@ options:
       option; Thales advises checking with its support first). Never allows a restore onto an older release.
     type: bool
     default: false
+  scp:
+    description: Send the (system) backup to this host by SCP once it is C(Completed), and wait for the transfer.
+    type: dict
+    suboptions:
+      host:
+        description: The destination host's name or address, as the appliance reaches it.
+        type: str
+        required: true
+      port:
+        description: Its SSH port.
+        type: int
+        default: 22
+      username:
+        description: The user the appliance logs in as.
+        type: str
+        required: true
+      auth_method:
+        description: V(key) logs in with the appliance's SCP key pair; V(password) with O(scp.password).
+        type: str
+        choices: [key, password]
+        default: key
+      password:
+        description: The user's password, with O(scp.auth_method=password).
+        type: str
+      host_key:
+        description: The destination host's public key (a line of its C(/etc/ssh/ssh_host_*_key.pub)), which the
+          appliance checks the host against.
+        type: str
+        required: true
+      path:
+        description: The directory the backup goes into, a complete path (not relative to the user's home).
+        type: str
+        required: true
   lts_releases:
     description: The LTS releases (V(2.14), ...) among which an LTS backup restores on the next two without force.
     type: list
@@ -117,6 +155,19 @@ EXAMPLES = r"""
     download: /srv/cm/system-backup.bin
   delegate_to: localhost
 
+- name: Make a system backup and have the appliance send it to a backup host by SCP
+  drkit.backup.ciphertrust_backup:
+    url: https://cm.example.com
+    username: backup-admin
+    password: "{{ vault_cm_password }}"
+    ca_path: /etc/pki/cm-ca.pem
+    scp:
+      host: backups.example.com
+      username: cmbackup
+      host_key: "{{ lookup('ansible.builtin.file', 'files/backups.example.com.ed25519.pub') }}"
+      path: /srv/cm-backups
+  delegate_to: localhost
+
 - name: Restore it onto a rebuilt appliance (its backup key uploaded first with ciphertrust_backup_key)
   drkit.backup.ciphertrust_backup:
     url: https://cm2.example.com
@@ -129,6 +180,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+scp:
+  description: The SCP transfer as the appliance describes it, with the O(scp.path) it went to.
+  returned: with scp
+  type: dict
+  sample: {id: 403b4cb1-dbe4-4f17-84e8-4bb81e349707, host: backups.example.com, connection_status: completed,
+           path: /srv/cm-backups}
 backup:
   description: The backup as the appliance describes it (null once deleted, or in check mode before it exists).
   returned: success
@@ -175,6 +232,15 @@ def main():
         upload=dict(type="path"),
         force=dict(type="bool", default=False),
         lts_releases=dict(type="list", elements="str", default=[]),
+        scp=dict(type="dict", options=dict(
+            host=dict(type="str", required=True),
+            port=dict(type="int", default=22),
+            username=dict(type="str", required=True),
+            auth_method=dict(type="str", choices=["key", "password"], default="key"),
+            password=dict(type="str", no_log=True),
+            host_key=dict(type="str", required=True, no_log=False),
+            path=dict(type="str", required=True)),
+            required_if=[("auth_method", "password", ("password",))]),
     )
     module = AnsibleModule(argument_spec=spec, mutually_exclusive=[("id", "upload")], supports_check_mode=True)
     params = module.params
@@ -183,7 +249,8 @@ def main():
                 backup_key=params["backup_key"], description=params["description"],
                 tied_to_hsm=params["tied_to_hsm"], filters=params["filters"], wait=params["wait"],
                 wait_timeout=params["wait_timeout"], download=params["download"], upload=params["upload"],
-                force=params["force"], lts_releases=params["lts_releases"], check_mode=module.check_mode)
+                force=params["force"], lts_releases=params["lts_releases"], scp=params["scp"],
+                check_mode=module.check_mode)
 
 
 if __name__ == "__main__":

@@ -485,3 +485,19 @@ def ciphertrust_second():
         yield server
     finally:
         server.destroy()
+
+
+@pytest.fixture(scope="session")
+def scp_host():
+    """A real sshd on 127.0.0.47:2247 (sshd_server.Sshd) that the appliances' SCP transfers send to, as root."""
+    from sshd_server import Sshd
+
+    require("/usr/sbin/sshd", "scp", "ssh-keygen")
+    if os.geteuid() != 0:
+        pytest.fail("the SCP tests log in to sshd as root: run them as root")
+    server = Sshd("/var/tmp/drkit-tests-ct/sshd", "127.0.0.47", 2247)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

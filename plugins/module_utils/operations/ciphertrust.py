@@ -80,8 +80,9 @@ def _file(path, held) -> dict:
 
 def backup(box: ct.Appliance, state="present", backup_id=None, scope="system", backup_key=None, description=None,
            tied_to_hsm=False, filters=None, wait=True, wait_timeout=1800, download=None, upload=None, force=False,
-           lts_releases=(), check_mode=False) -> dict:
-    """state present: the backup (made, waited for, downloaded); absent: deleted; restored: restored (and waited)."""
+           lts_releases=(), scp=None, check_mode=False) -> dict:
+    """state present: the backup (made, waited for, downloaded, sent by SCP); absent: deleted; restored: restored
+    (and waited)."""
     actions, made = [], None
     if upload:
         made = _uploaded(box, upload, actions, check_mode)
@@ -99,12 +100,15 @@ def backup(box: ct.Appliance, state="present", backup_id=None, scope="system", b
         return {"changed": bool(actions), "actions": actions, "backup": None}
     if made is None and state == "restored":
         raise InvalidInput("state restored needs id or upload: the backup to restore")
+    if scp and (made.get("scope") if made else scope) != "system":
+        raise InvalidInput("scp sends system backups only, and this is a %s backup" % (
+            made.get("scope") if made else scope))
     if made is None:
         actions.append("make a %s backup%s" % (scope, " with backup key %s" % backup_key if backup_key else ""))
         if check_mode:
             return {"changed": True, "actions": actions, "backup": None}
         made = box.create_backup(scope, backup_key, description, tied_to_hsm, filters)
-    if made and made.get("status") == ct.IN_PROGRESS and (wait or download or state == "restored"):
+    if made and made.get("status") == ct.IN_PROGRESS and (wait or download or scp or state == "restored"):
         made = box.wait_backup(made["id"], wait_timeout)
     result = {"changed": bool(actions), "actions": actions, "backup": _shown(made, BACKUP_FIELDS)}
     if download and made:
@@ -115,10 +119,27 @@ def backup(box: ct.Appliance, state="present", backup_id=None, scope="system", b
             if not check_mode:
                 held = box.download_backup(made, download)
         result["file"] = _file(download, held)
+    if scp and made:
+        result["scp"] = _scp(box, made, scp, wait_timeout, actions, check_mode)
+        result["changed"] = bool(actions)
     if state == "restored":
         _restore(box, made, force, lts_releases, wait_timeout, actions, check_mode)
         result["changed"] = True
     return result
+
+
+def _scp(box, made, target, timeout, actions, check_mode) -> dict:
+    """The backup sent by SCP to ``target``'s host, unless a transfer of it there completed already (the appliance
+    does not say to which path, so one per host)."""
+    done = [item for item in box.scp_transfers(made["id"]) if item.get("host") == target["host"]
+            and item.get("connection_status") == ct.SCP_COMPLETED] if made.get("id") else []
+    if done:
+        return dict(done[-1], path=target["path"])
+    actions.append("send backup %s by SCP to %s@%s:%s" % (made.get("id"), target["username"], target["host"],
+                                                          target["path"]))
+    if check_mode:
+        return {}
+    return dict(box.scp(made, target, timeout), path=target["path"])
 
 
 def _uploaded(box, path, actions, check_mode):
@@ -147,6 +168,14 @@ def _restore(box, made, force, lts_releases, timeout, actions, check_mode):
     actions.append("restore backup %s (%s scope)%s" % (made["id"], made.get("scope"), " with force" if force else ""))
     if not check_mode:
         box.restore(made, force, timeout)
+
+
+def scp_key(box: ct.Appliance, rotate=False, check_mode=False) -> dict:
+    """The appliance's SCP public key, rotated first with ``rotate``."""
+    actions = ["rotate the SCP key pair"] if rotate else []
+    if rotate and not check_mode:
+        box.rotate_scp_key()
+    return {"changed": rotate, "actions": actions, "public_key": box.scp_public_key()}
 
 
 def info(box: ct.Appliance, files=()) -> dict:

@@ -12,7 +12,7 @@ ThalesGroup/terraform-provider-ciphertrust (branch 1.0.1); TD = thalesdocs.com c
 
 | what                                        | emulated as                                                   | source |
 |---------------------------------------------|---------------------------------------------------------------|--------|
-| the endpoints and their paths               | ROUTES (SCP, browse, scheduler left out)                      | N1     |
+| the endpoints and their paths               | ROUTES (SCP connections, browse, scheduler left out)          | N1     |
 | POST /auth/tokens                           | grant_type password|refresh_token, username, password, domain,| N1, PS,|
 |                                             | auth_domain, refresh_token (N1's other fields taken, ignored) | TF     |
 | its answer                                  | jwt, duration (300), token_type Bearer, client_id,            | TD     |
@@ -45,6 +45,11 @@ ThalesGroup/terraform-provider-ciphertrust (branch 1.0.1); TD = thalesdocs.com c
 | /vault/keys2                                | name, algorithm, size, usageMask; 409 NCERRKeyAlreadyExists   | TF, PS,|
 |                                             |                                                               | ANS    |
 | GET /system/info                            | name, model, vendor, version "major.minor.patch[-build]"      | PS     |
+| POST /backups/{id}/scp                      | host, port, username, auth_method key|password, password,     | N1 (PS,|
+|                                             | public_key (the host's), path_to (complete); system only      | R)     |
+| its answer, scp-status[/{scp_id}]           | id, host, connection_status in_progress then completed,       | R      |
+|                                             | createdAt, updatedAt; scp-status lists every transfer         |        |
+| /scp/public-key, .../rotate                 | the appliance's OpenSSH key; rotate answers {success: true}   | R      |
 
 UNCONFIRMED, chosen here: the numeric ``code`` (the HTTP status) and the kinds NCERRInvalidParamValue,
 NCERRUnauthorized, NCERRForbidden, NCERRNotFound and NCERRInternal; the status codes 409/403/400 above; backup key
@@ -72,6 +77,7 @@ import traceback
 import urllib.parse
 import uuid
 
+import ct_scp
 import ct_store as store
 from endpoints import ApiError, Endpoints, now
 from ct_store import Store
@@ -93,6 +99,9 @@ ROUTES = (  # method, path under /api/v1, endpoint, the query parameters it take
     ("GET", r"/backups/%s/download" % ID, "download_backup", ()),
     ("POST", r"/backups/%s/restore" % ID, "restore", ()), ("POST", r"/uploadBackup", "upload_backup", ()),
     ("GET", r"/backupStatus", "backup_status", ()),
+    ("POST", r"/backups/%s/scp" % ID, "scp", ()), ("GET", r"/backups/%s/scp-status" % ID, "scp_status", ()),
+    ("GET", r"/backups/%s/scp-status/(?P<scp_id>[^/]+)" % ID, "scp_status", ()),
+    ("GET", r"/scp/public-key", "scp_public_key", ()), ("POST", r"/scp/public-key/rotate", "rotate_scp_key", ()),
     ("GET", r"/vault/keys2", "list_keys", PAGED + ("name",)), ("POST", r"/vault/keys2", "create_key", ()),
     ("GET", r"/vault/keys2/" + ID, "get_key", ()), ("DELETE", r"/vault/keys2/" + ID, "delete_key", ()),
 )
@@ -103,7 +112,7 @@ class Appliance:
     window and the timers that finish operations."""
 
     def __init__(self, home, config):
-        self.config, self.db_path = config, "%s/data/ciphertrust.db" % home
+        self.home, self.config, self.db_path = home, config, "%s/data/ciphertrust.db" % home
         self.lock, self.refresh_tokens, self.restart_until = threading.RLock(), {}, 0.0
         with self.store() as db:
             self.secret, self.mkek = db.meta("jwt_secret").encode(), db.meta("mkek")
@@ -166,6 +175,13 @@ class Appliance:
                 db.set_operation(status="Completed", finished=now())
         if restore and restore[1] == "system":
             self.later(self.config["restart_seconds"], self.finish)
+
+    def send(self, transfer_id, backup, request):
+        """An SCP transfer, on a timer: in_progress until scp has sent the backup's file, then completed or failed."""
+        problem = ct_scp.send(self.home, backup["file"], backup["id"], request)
+        with self.store() as db:
+            db.set_transfer(transfer_id, connection_status="failed" if problem else "completed", updated_at=now(),
+                            message=problem or None)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

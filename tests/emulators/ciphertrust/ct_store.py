@@ -6,7 +6,7 @@ files it writes, and the release rule. Standard library only.
 
 Tables: ``domains``, ``users``, ``backup_keys`` (with their key material), ``backups`` (with the file's bytes),
 ``keys`` (the ordinary keys of /vault/keys2, the data a restore must visibly bring back), ``operation`` (the last
-backup or restore, one row) and ``meta`` (the JWT signing secret, the appliance's own MKEK secret).
+backup or restore, one row), ``scp_transfers`` (each backup's SCP transfers) and ``meta`` (the JWT signing secret, the appliance's own MKEK secret).
 
 What a system backup holds follows the chapter's lists (reference 001, "Backup contents"): domains, users and keys,
 but NOT backup keys; a domain backup holds that domain's keys, chosen by its filters. Restoring replaces those.
@@ -43,6 +43,9 @@ CREATE TABLE keys (id TEXT PRIMARY KEY, domain_id TEXT NOT NULL, name TEXT NOT N
                    UNIQUE (domain_id, name));
 CREATE TABLE operation (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT, operation TEXT, scope TEXT,
                         status TEXT, started TEXT, finished TEXT, message TEXT);
+CREATE TABLE scp_transfers (id TEXT PRIMARY KEY, backup_id TEXT NOT NULL, host TEXT NOT NULL,
+                            connection_status TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+                            message TEXT);
 """
 KEY_COLUMNS = ("id", "domain_id", "name", "algorithm", "size", "usage_mask", "created_at", "material")
 
@@ -273,9 +276,16 @@ class Store:
             key["id"], key["scope"], key["domain_id"]))
 
     # backups
-    def add_backup(self, **row):
-        self.db.execute("INSERT INTO backups (%s) VALUES (%s)" % (", ".join(row), ", ".join("?" * len(row))),
+    def _insert(self, table, row):
+        self.db.execute("INSERT INTO %s (%s) VALUES (%s)" % (table, ", ".join(row), ", ".join("?" * len(row))),
                         tuple(row.values()))
+
+    def _update(self, table, row_id, values):
+        self.db.execute("UPDATE %s SET %s WHERE id = ?" % (table, ", ".join("%s = ?" % name for name in values)),
+                        tuple(values.values()) + (row_id,))
+
+    def add_backup(self, **row):
+        self._insert("backups", row)
 
     def backup(self, backup_id):
         return self._one("SELECT * FROM backups WHERE id = ?", backup_id)
@@ -284,8 +294,7 @@ class Store:
         return self._all("SELECT * FROM backups ORDER BY rowid")
 
     def set_backup(self, backup_id, **values):
-        self.db.execute("UPDATE backups SET %s WHERE id = ?" % ", ".join("%s = ?" % name for name in values),
-                        tuple(values.values()) + (backup_id,))
+        self._update("backups", backup_id, values)
 
     def delete(self, table, row_id):
         self.db.execute("DELETE FROM %s WHERE id = ?" % table, (row_id,))
@@ -335,6 +344,16 @@ class Store:
             if self.key(row["id"]):
                 row["id"] = str(uuid.uuid4())  # the same keys restored into a second domain: ids stay unique
             self.db.execute("INSERT INTO keys VALUES (?, ?, ?, ?, ?, ?, ?, ?)", tuple(row[c] for c in KEY_COLUMNS))
+
+    # SCP transfers
+    def add_transfer(self, **row):
+        self._insert("scp_transfers", row)
+
+    def transfers(self, backup_id) -> list:
+        return self._all("SELECT * FROM scp_transfers WHERE backup_id = ? ORDER BY rowid", backup_id)
+
+    def set_transfer(self, transfer_id, **values):
+        self._update("scp_transfers", transfer_id, values)
 
     # the last operation
     def operation(self):

@@ -14,6 +14,7 @@ import secrets
 import time
 import uuid
 
+import ct_scp
 import ct_store as store
 from ct_store import ROOT_DOMAIN, FileRefused, WrongPassword
 
@@ -24,6 +25,8 @@ KINDS = {400: "NCERRInvalidParamValue", 401: "NCERRUnauthorized", 403: "NCERRFor
 TOKEN_FIELDS = {"grant_type": str, "username": str, "password": str, "domain": str, "auth_domain": str,
                 "refresh_token": str, "renew_refresh_token": bool, "refresh_token_lifetime": int, "labels": list,
                 "connection": str, "cookies": bool, "client_id": str, "refresh_token_revoke_unused_in": int}
+SCP_FIELDS = {"connection": str, "host": str, "port": int, "username": str, "auth_method": str, "password": str,
+              "public_key": str, "path_to": str}
 
 
 class ApiError(Exception):
@@ -85,6 +88,12 @@ def view(row, kind) -> dict:
     return dict(shown, version=BACKUP_FORMAT, id=row["id"], createdAt=row["created_at"], status=row["status"],
                 tiedToHSM=bool(row["tied"]), backupKey=row["backup_key"], productVersion=row["product_version"],
                 description=row["description"])
+
+
+def transfer_view(row) -> dict:
+    shown = {"id": row["id"], "host": row["host"], "connection_status": row["connection_status"],
+             "createdAt": row["created_at"], "updatedAt": row["updated_at"]}
+    return dict(shown, message=row["message"]) if row["message"] else shown
 
 
 class Endpoints:
@@ -350,6 +359,55 @@ class Endpoints:
         shown = {"scope": operation["scope"], "account": ACCOUNT, "operation": operation["operation"],
                  "id": operation["id"], "started": operation["started"], "status": operation["status"]}
         return 200, dict(shown, **{name: operation[name] for name in ("finished", "message") if operation[name]})
+
+    # --- SCP: system backups sent to a host (ct_scp.py) ----------------------------------------------------------
+
+    def scp(self, id):  # noqa: A002
+        body = fields(self.body, SCP_FIELDS)
+        if body.get("connection"):
+            raise ApiError(400, "the emulator keeps no SCP connections: name host, port, username, auth_method, "
+                                "public_key and path_to")
+        fields(body, SCP_FIELDS, ("host", "username", "auth_method", "public_key", "path_to"))
+        if body["auth_method"] not in ("key", "password"):
+            raise ApiError(400, "auth_method must be key or password")
+        if body["auth_method"] == "password" and not body.get("password"):
+            raise ApiError(400, "password is required with auth_method password")
+        if not body["path_to"].startswith("/"):
+            raise ApiError(400, "path_to must be a complete path, not one relative to the user's home")
+        self._may_system("SCP transfers")
+        with self.store() as db:
+            backup = self._found(db.backup(id), "backup", id)
+            if backup["scope"] != "system":
+                raise ApiError(400, "SCP transfers system backups only: backup %s is a %s backup" % (
+                    id, backup["scope"]))
+            if backup["status"] != "Completed":
+                raise ApiError(409, "backup %s is not completed (status %s)" % (id, backup["status"]))
+            stamp = now()
+            row = {"id": str(uuid.uuid4()), "backup_id": id, "host": body["host"], "connection_status": "in_progress",
+                   "created_at": stamp, "updated_at": stamp, "message": None}
+            db.add_transfer(**row)
+        self.appliance.later(0, lambda: self.appliance.send(row["id"], backup, body))
+        return 201, transfer_view(row)
+
+    def scp_status(self, id, scp_id=None):  # noqa: A002
+        with self.store() as db:
+            self._found(db.backup(id), "backup", id)
+            transfers = [transfer_view(row) for row in db.transfers(id) if scp_id in (None, row["id"])]
+        if scp_id is None:
+            return 200, transfers
+        if not transfers:
+            raise ApiError(404, "SCP transfer %s of backup %s not found" % (scp_id, id))
+        return 200, transfers[0]
+
+    def scp_public_key(self):
+        self._may_system("SCP transfers")
+        return 200, ct_scp.public_key(self.appliance.home)
+
+    def rotate_scp_key(self):
+        fields(self.body, {})
+        self._may_system("SCP transfers")
+        ct_scp.public_key(self.appliance.home, rotate=True)
+        return 200, {"success": True}
 
     # --- ordinary keys, in the token's domain ------------------------------------------------------------------
 

@@ -13,6 +13,8 @@
   release, force or not: ``productVersion`` is compared, not the file's format version.
 - Backups and keys exist only on the node that made them or where they were uploaded. A system backup leaves the
   backup keys out: a restore onto another appliance uploads the key file first.
+- SCP sends system backups only, to a host that has the appliance's SCP public key in its ``authorized_keys`` (or
+  by password), checking the host by its public key; a transfer's status is kept four days.
 
 A file downloaded from the appliance is opaque (its format is not public): beside it, ``<file>.json`` keeps what the
 API said of it and the checksum taken at download, which the info module and idempotent re-runs read.
@@ -30,6 +32,8 @@ from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import 
 from ansible_collections.drkit.backup.plugins.module_utils.providers.ciphertrust.client import CipherTrustError
 
 IN_PROGRESS, COMPLETED = "In Progress", "Completed"
+# An SCP transfer's connection_status is lower case, unlike a backup's status.
+SCP_IN_PROGRESS, SCP_COMPLETED = "in_progress", "completed"
 # The window of minor releases a backup restores into without force (the current documentation).
 MINOR_WINDOW = 3
 LTS_WINDOW = 2
@@ -231,6 +235,46 @@ class Appliance:
         # A system restore restarts the appliance's services: HTTP 500 and no answer for a while are normal.
         return self.client.wait("the restore of backup %s" % backup["id"], probe, timeout,
                                 restarting=backup.get("scope") == "system")
+
+    # --- SCP ------------------------------------------------------------------------------------------------
+
+    def scp_public_key(self) -> str:
+        """The appliance's SCP public key (an authorized_keys line)."""
+        answer = self.client.call("GET", "/scp/public-key")
+        if isinstance(answer, dict):  # its JSON shape is not documented: a string, or one string field
+            answer = next((value for value in answer.values() if isinstance(value, str)), "")
+        return str(answer or "").strip()
+
+    def rotate_scp_key(self):
+        self.client.call("POST", "/scp/public-key/rotate")
+
+    def scp_transfers(self, backup_id) -> list:
+        answer = self.client.call("GET", "/backups/%s/scp-status" % backup_id)
+        if isinstance(answer, dict):  # one transfer, or a page of them
+            answer = answer.get("resources", [answer] if answer.get("id") else [])
+        return answer or []
+
+    def scp(self, backup, target, timeout) -> dict:
+        """Sends the system ``backup`` by SCP to ``target`` (host, port, username, auth_method, password,
+        host_key, path) and waits until the transfer completed."""
+        body = {"host": target["host"], "port": target["port"], "username": target["username"],
+                "auth_method": target["auth_method"], "public_key": target["host_key"], "path_to": target["path"]}
+        if target.get("password"):
+            body["password"] = target["password"]
+        started = self.client.call("POST", "/backups/%s/scp" % backup["id"], body)
+        where = "%s@%s:%s" % (target["username"], target["host"], target["path"])
+
+        def probe():
+            transfer = self.client.call("GET", "/backups/%s/scp-status/%s" % (backup["id"], started["id"]))
+            if transfer.get("connection_status") == SCP_COMPLETED:
+                return transfer
+            if transfer.get("connection_status") != SCP_IN_PROGRESS:
+                raise CipherTrustError("%s: the SCP transfer of backup %s to %s ended %s%s" % (
+                    self.describe(), backup["id"], where, transfer.get("connection_status"),
+                    ": %s" % transfer["message"] if transfer.get("message") else ""))
+            return None
+        return self.client.wait("the SCP transfer of backup %s to %s" % (backup["id"], where), probe, timeout,
+                                interval=0.5)
 
     def _record(self, path, kind, got, fields) -> dict:
         record = dict(fields, kind=kind, appliance=self.client.base, size=got["size"], sha256=got["sha256"])

@@ -135,3 +135,31 @@ def test_a_domain_administrator_makes_domain_backups_and_never_system_ones(ciphe
     key = ops.backup_key(domain_admin, scope="domain", default=True)["backup_key"]
     made = ops.backup(domain_admin, scope="domain")["backup"]
     assert made["scope"] == "domain" and made["status"] == "Completed" and made["backupKey"] == key["id"]
+
+
+def test_a_backup_sent_by_scp_arrives_once_and_a_failed_transfer_says_why(ciphertrust_server, scp_host, tmp_path):
+    cm = box(ciphertrust_server)
+    key = ops.scp_key(cm)
+    assert not key["changed"] and key["public_key"].startswith("ssh-rsa ")
+    scp_host.authorize(key["public_key"])
+    dest = tmp_path / "cm-backups"
+    dest.mkdir()
+    target = {"host": scp_host.address, "port": scp_host.port, "username": "root", "auth_method": "key",
+              "password": None, "host_key": scp_host.host_key, "path": str(dest)}
+    planned = ops.backup(cm, scp=target, check_mode=True)
+    assert planned["changed"] and not list(dest.iterdir())
+
+    sent = ops.backup(cm, download=str(tmp_path / "cm.bin"), scp=target)
+    assert sent["scp"]["connection_status"] == "completed" and sent["scp"]["path"] == str(dest)
+    arrived = dest / ("%s.backup" % sent["backup"]["id"])
+    assert arrived.read_bytes() == (tmp_path / "cm.bin").read_bytes()
+    again = ops.backup(cm, download=str(tmp_path / "cm.bin"), scp=target)
+    assert not again["changed"] and again["scp"]["id"] == sent["scp"]["id"]
+
+    with pytest.raises(InvalidInput, match="system backups only"):
+        ops.backup(cm, scope="domain", scp=target)
+    rotated = ops.scp_key(cm, rotate=True)
+    assert rotated["changed"] and rotated["public_key"] != key["public_key"]
+    with pytest.raises(CipherTrustError, match="SCP transfer of backup .* ended failed: .*[Pp]ermission denied"):
+        ops.backup(cm, scp=target)
+    assert ops.scp_key(cm, rotate=True, check_mode=True)["public_key"] == rotated["public_key"]

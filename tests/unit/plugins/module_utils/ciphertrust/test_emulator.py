@@ -164,3 +164,64 @@ def test_tls_is_verified_against_the_appliance_ca_only(ciphertrust_server, ciphe
         with socket.create_connection(address, timeout=5) as raw:
             with pytest.raises(ssl.SSLCertVerificationError):
                 context.wrap_socket(raw, server_hostname=ciphertrust_server.address)
+
+
+def scp_request(host, dest, **changes) -> dict:
+    return dict({"host": host.address, "port": host.port, "username": "root", "auth_method": "key",
+                 "public_key": host.host_key, "path_to": str(dest)}, **changes)
+
+
+def scp_finished(appliance, backup_id, transfer_id, timeout=20) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        transfer = appliance.call("GET", "/backups/%s/scp-status/%s" % (backup_id, transfer_id))
+        if transfer["connection_status"] != "in_progress":
+            return transfer
+        time.sleep(0.05)
+    raise AssertionError("SCP transfer %s still in progress after %ss" % (transfer_id, timeout))
+
+
+def test_scp_sends_a_system_backup_to_a_host_that_trusts_the_appliance_key(ciphertrust_server, scp_host, tmp_path):
+    backup = ciphertrust_server.backup()
+    scp_host.authorize(ciphertrust_server.call("GET", "/scp/public-key"))
+    started = ciphertrust_server.call("POST", "/backups/%s/scp" % backup["id"], scp_request(scp_host, tmp_path))
+    assert (started["host"], started["connection_status"]) == (scp_host.address, "in_progress")
+    done = scp_finished(ciphertrust_server, backup["id"], started["id"])
+    assert done["connection_status"] == "completed" and done["updatedAt"] >= done["createdAt"]
+    sent = tmp_path / ("%s.backup" % backup["id"])
+    assert sent.read_bytes() == ciphertrust_server.call("GET", "/backups/%s/download" % backup["id"])
+    listed = ciphertrust_server.call("GET", "/backups/%s/scp-status" % backup["id"])
+    assert [item["id"] for item in listed] == [started["id"]]
+
+
+def test_scp_refuses_domain_backups_and_fails_on_a_wrong_host_key_or_a_rotated_key(ciphertrust_server, scp_host,
+                                                                                   tmp_path):
+    domain_backup = ciphertrust_server.backup(scope="domain")  # the root domain's
+    status, refused = ciphertrust_server.request("POST", "/backups/%s/scp" % domain_backup["id"],
+                                                 scp_request(scp_host, tmp_path), ciphertrust_server.token())
+    assert status == 400 and "system backups only" in refused["message"]
+    backup = ciphertrust_server.backup()
+    status, refused = ciphertrust_server.request("POST", "/backups/%s/scp" % backup["id"],
+                                                 scp_request(scp_host, "relative/dir"), ciphertrust_server.token())
+    assert status == 400 and "complete path" in refused["message"]
+
+    old_key = ciphertrust_server.call("GET", "/scp/public-key")
+    scp_host.authorize(old_key)
+    other_host_key = ciphertrust_server.call("GET", "/scp/public-key")  # any key but the host's
+    started = ciphertrust_server.call("POST", "/backups/%s/scp" % backup["id"],
+                                      scp_request(scp_host, tmp_path, public_key=other_host_key))
+    failed = scp_finished(ciphertrust_server, backup["id"], started["id"])
+    assert failed["connection_status"] == "failed" and "host key" in failed["message"].lower()
+
+    assert ciphertrust_server.call("POST", "/scp/public-key/rotate", {}) == {"success": True}
+    new_key = ciphertrust_server.call("GET", "/scp/public-key")
+    assert new_key != old_key and new_key.startswith("ssh-rsa ")
+    started = ciphertrust_server.call("POST", "/backups/%s/scp" % backup["id"], scp_request(scp_host, tmp_path))
+    failed = scp_finished(ciphertrust_server, backup["id"], started["id"])
+    assert failed["connection_status"] == "failed" and "permission denied" in failed["message"].lower()
+    assert not list(tmp_path.iterdir())
+    scp_host.authorize(new_key)
+    started = ciphertrust_server.call("POST", "/backups/%s/scp" % backup["id"], scp_request(scp_host, tmp_path))
+    assert scp_finished(ciphertrust_server, backup["id"], started["id"])["connection_status"] == "completed"
+    assert [item["connection_status"] for item in ciphertrust_server.call(
+        "GET", "/backups/%s/scp-status" % backup["id"])] == ["failed", "failed", "completed"]
