@@ -225,3 +225,15 @@ def test_scp_refuses_domain_backups_and_fails_on_a_wrong_host_key_or_a_rotated_k
     assert scp_finished(ciphertrust_server, backup["id"], started["id"])["connection_status"] == "completed"
     assert [item["connection_status"] for item in ciphertrust_server.call(
         "GET", "/backups/%s/scp-status" % backup["id"])] == ["failed", "failed", "completed"]
+
+
+def test_scp_logs_in_with_a_password_when_asked(ciphertrust_server, scp_host):
+    dest = "/var/tmp/drkit-tests-ct/scp-password"
+    user, password = scp_host.password_login(dest)
+    backup = ciphertrust_server.backup()
+    for given, outcome in (("not " + password, "failed"), (password, "completed")):
+        started = ciphertrust_server.call("POST", "/backups/%s/scp" % backup["id"], scp_request(
+            scp_host, dest, username=user, auth_method="password", password=given))
+        assert scp_finished(ciphertrust_server, backup["id"], started["id"])["connection_status"] == outcome
+    with open("%s/%s.backup" % (dest, backup["id"]), "rb") as sent:
+        assert sent.read() == ciphertrust_server.call("GET", "/backups/%s/download" % backup["id"])
