@@ -501,3 +501,33 @@ def scp_host():
         yield server
     finally:
         server.stop()
+
+
+# --- emulated IBM MQ Appliances (tests/emulators/mq_appliance), once per session -----------------------------
+
+@pytest.fixture(scope="session")
+def mqa_server():
+    """The emulated MQ Appliance (firmware 9.4.1.0) under /var/tmp/drkit-tests-mqa/unit on
+    https://127.0.0.56:15554/mgmt/ (its CA at .ca_path), in service; tests that reinitialize it make it afresh."""
+    from mqa_server import MQAppliance
+
+    require("openssl")
+    server = MQAppliance("/var/tmp/drkit-tests-mqa/unit", "127.0.0.56", 15554)
+    server.create_afresh()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture(scope="session")
+def mqa_second():
+    """A second appliance like mqa_server on https://127.0.0.57:15555/mgmt/, the target of restores."""
+    from mqa_server import MQAppliance
+
+    server = MQAppliance("/var/tmp/drkit-tests-mqa/second", "127.0.0.57", 15555)
+    server.create_afresh()
+    try:
+        yield server
+    finally:
+        server.destroy()

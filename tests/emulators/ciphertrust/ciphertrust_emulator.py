@@ -20,18 +20,17 @@ import json
 import os
 import shutil
 import ssl
-import subprocess
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.path.insert(1, os.path.dirname(HERE))  # supervisor.py
+sys.path.insert(1, os.path.dirname(HERE))  # supervisor.py, tls.py
 
 import ct_store as store  # noqa: E402
 import supervisor  # noqa: E402
+import tls  # noqa: E402
 from endpoints import now  # noqa: E402
 
 UNIT = "ciphertrust"
@@ -43,37 +42,6 @@ def _paths(home) -> dict:
     return {"config": os.path.join(home, "etc", "appliance.json"), "pid": os.path.join(home, "run", "api.pid"),
             "log": os.path.join(home, "log", "api.log"), "ca": os.path.join(home, "ca.pem"),
             "db": os.path.join(home, "data", "ciphertrust.db")}
-
-
-def _openssl(*args):
-    subprocess.run(("openssl",) + args, check=True, capture_output=True)
-
-
-def _certificates(home, address, name):
-    """The appliance's CA and a server certificate signed by it, with the address as an IP SAN (Python's default
-    context checks the SAN, and 3.13's strict mode wants the key identifiers too)."""
-    etc = os.path.join(home, "etc")
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-    with tempfile.TemporaryDirectory() as scratch:
-        ca_config, server_ext = os.path.join(scratch, "ca.cnf"), os.path.join(scratch, "server.ext")
-        with open(ca_config, "w", encoding="utf-8") as out:
-            out.write("[req]\ndistinguished_name = dn\nx509_extensions = ca\nprompt = no\n[dn]\nCN = %s CA\n"
-                      "[ca]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign\n"
-                      "subjectKeyIdentifier = hash\n" % name)
-        with open(server_ext, "w", encoding="utf-8") as out:
-            out.write("basicConstraints = CA:FALSE\nkeyUsage = critical, digitalSignature, keyEncipherment\n"
-                      "extendedKeyUsage = serverAuth\nsubjectAltName = IP:%s\nsubjectKeyIdentifier = hash\n"
-                      "authorityKeyIdentifier = keyid\n" % address)
-        _openssl("req", "-x509", *ec, "-config", ca_config, "-days", "3650", "-keyout", os.path.join(etc, "ca.key"),
-                 "-out", _paths(home)["ca"])
-        csr = os.path.join(scratch, "server.csr")
-        _openssl("req", "-new", *ec, "-subj", "/CN=%s" % address, "-keyout", os.path.join(etc, "server.key"),
-                 "-out", csr)
-        _openssl("x509", "-req", "-in", csr, "-CA", _paths(home)["ca"], "-CAkey", os.path.join(etc, "ca.key"),
-                 "-CAcreateserial", "-CAserial", os.path.join(scratch, "ca.srl"), "-days", "825", "-extfile",
-                 server_ext, "-out", os.path.join(etc, "server.pem"))
-    for secret in ("ca.key", "server.key"):
-        os.chmod(os.path.join(etc, secret), 0o600)
 
 
 def _seconds(text):
@@ -108,7 +76,7 @@ def create(argv) -> int:
               "hsm_root_key": args.hsm_root_key, "cluster_node": args.cluster_node, "name": name,
               "token_seconds": args.token_seconds, "operation_seconds": args.operation_seconds,
               "restart_seconds": args.restart_seconds}
-    _certificates(home, address, name)
+    tls.certificates(os.path.join(home, "etc"), _paths(home)["ca"], address, name)
     db = store.Store(_paths(home)["db"])
     try:
         db.initialise({user: os.environ.get(variable, default) for user, (variable, default) in PASSWORDS.items()},
