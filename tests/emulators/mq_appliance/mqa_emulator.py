@@ -9,8 +9,9 @@
 ``mqa-emulator --home HOME service start|stop|status|restart mqa``: stands in for the appliance's power.
 ``mqa-emulator --home HOME reinitialize``: the factory reset (``reinitialize`` in flash mode): every file,
 object, user and queue manager gone, admin's password ``admin`` to be changed, the REST interface off.
-``mqa-emulator --home HOME setup``: the initial setup from the serial console after it (network and
-``rest-mgmt; admin-state enabled``): the REST interface answers again.
+``mqa-emulator --home HOME setup``: the initial setup from the serial console after it (admin's forced password
+change, to MQA_EMULATOR_ADMIN_PASSWORD, the network and ``rest-mgmt; admin-state enabled``): the REST interface
+answers again.
 ``mqa-emulator --home HOME destroy``: stops it, removes the home.
 """
 
@@ -120,6 +121,7 @@ def main(argv) -> int:
     if command == "setup" and not rest:
         if os.path.exists(home.file("state", "rest-disabled")):
             os.unlink(home.file("state", "rest-disabled"))
+            home.change_password("admin", "admin", os.environ.get("MQA_EMULATOR_ADMIN_PASSWORD", "Adm1n mqa"))
         return _unit(home).act("restart")
     if command == "destroy" and not rest:
         if os.path.exists(home.file("etc", "appliance.json")):

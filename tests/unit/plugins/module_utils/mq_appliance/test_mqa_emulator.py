@@ -5,10 +5,13 @@ written against (the table at the top of its mqa_api.py; SOURCES.md beside it): 
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
+
+from mqa_server import ADMIN_PASSWORD, EMULATOR
 
 BACKUP = "temporary:///drkit-backup/"
 PEM = "/var/tmp/drkit-tests-mqa"  # the operator's backup key pair, the same for every test
@@ -30,12 +33,10 @@ def change_password(appliance, old, new):
     appliance.password = new
 
 
-def reset_for_restore(appliance, files, pem_dir=PEM, password="Fresh pass 1"):
-    """What an operator does before a secure restore: reinitialize, set up, change admin's password, install the
-    credential, copy the backup's files into temporary:."""
+def reset_for_restore(appliance, files, pem_dir=PEM):
+    """What an operator does before a secure restore: reinitialize and set up (admin's password changed at the
+    console), install the credential, copy the backup's files into temporary:."""
     appliance.reinitialize()
-    appliance.emulator("setup")
-    change_password(appliance, "admin", password)
     appliance.install_credentials(*appliance.backup_credentials(str(pem_dir)))
     for name, data in files.items():
         appliance.put_file("temporary", "incoming/" + name, data)
@@ -89,7 +90,7 @@ def test_a_restore_into_a_reset_appliance_brings_the_configuration_back(mqa_serv
     mqa_second.wait_restarted()
     status, answer = mqa_second.request("GET", "/mgmt/filestore/default/local", password="admin")
     assert status == 403 and "must be changed" in answer["error"][0]
-    assert mqa_second.request("GET", "/mgmt/", password="Fresh pass 1")[0] == 401  # admin's is admin again
+    assert mqa_second.request("GET", "/mgmt/", password=ADMIN_PASSWORD)[0] == 401  # admin's is admin again
     mqa_second.password = "admin"
     change_password(mqa_second, "admin", "Changed 42")
     assert mqa_second.get_file("local", "app/settings.cfg") == b"restored=yes\n"
@@ -126,12 +127,14 @@ def test_a_restore_needs_the_same_firmware_and_the_certificate_s_own_key(mqa_ser
 
 
 def test_the_rest_interface_is_off_after_a_reinitialize_until_the_setup(mqa_second):
-    mqa_second.reinitialize()
+    mqa_second.reinitialize(setup=False)
     assert not mqa_second.answers()
-    mqa_second.emulator("setup")
-    assert mqa_second.answers()
-    status, answer = mqa_second.request("GET", "/mgmt/status/default/FirmwareVersion3")
-    assert status == 403 and "ChangePassword" in answer["error"][0]
+    subprocess.run([EMULATOR, "--home", mqa_second.home, "setup"], check=True, capture_output=True,
+                   env=dict(os.environ, MQA_EMULATOR_ADMIN_PASSWORD="Console 1"))
+    assert mqa_second.request("GET", "/mgmt/", password="admin")[0] == 401
+    assert mqa_second.request("GET", "/mgmt/status/default/FirmwareVersion3", password="Console 1")[0] == 200
+    assert mqa_second.request("GET", "/mgmt/config/default/CryptoIdentCred", password="Console 1")[1] == {
+        "result": "No configuration retrieved."}
     mqa_second.create_afresh()
 
 
