@@ -37,7 +37,9 @@ options:
         V(keycloak) (its database through V(postgresql) or V(mysql), with O(online=false) a C(kc.sh export) of the
         realms while O(stop_command) has Keycloak stopped, and its configuration), V(kanidm) and V(ciphertrust)
         (a Thales CipherTrust Manager over its REST API, from the controller or a delegate, with O(online=true),
-        keeping the appliance's own backup and its backup key's password-protected file).
+        keeping the appliance's own backup and its backup key's password-protected file) and V(mq_appliance) (an
+        IBM MQ Appliance's secure backup over its REST management interface, with O(online=true), each file
+        checked against the backup's manifest).
       - Required with O(state=present), except for O(stage=seal).
     type: str
   provider_options:
@@ -58,7 +60,7 @@ options:
         C(password) of C(bind_dn)), never logged or returned; they reach
         the product's tools through a root-only file, standard input or the environment, never a command line.
       - For V(ciphertrust), C(password) (the appliance login) and C(key_password) (protects the backup key's file
-        the backup keeps).
+        the backup keeps); for V(mq_appliance), C(password) (the appliance login).
     type: dict
     default: {}
   type:

@@ -53,9 +53,13 @@ class MQAppliance:
         self.emulator("reinitialize")
         self.password = "admin"
         if setup:
-            subprocess.run([EMULATOR, "--home", self.home, "setup"], check=True, capture_output=True,
-                           env=dict(os.environ, MQA_EMULATOR_ADMIN_PASSWORD=ADMIN_PASSWORD))
-            self.password = ADMIN_PASSWORD
+            self.setup()
+
+    def setup(self, password=ADMIN_PASSWORD):
+        """The initial setup at the console after a reinitialize: admin's password, the REST interface on."""
+        subprocess.run([EMULATOR, "--home", self.home, "setup"], check=True, capture_output=True,
+                       env=dict(os.environ, MQA_EMULATOR_ADMIN_PASSWORD=password))
+        self.password = password
 
     def destroy(self):
         self.emulator("destroy", check=False)

@@ -21,6 +21,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.providers.kanidm.prov
 from ansible_collections.drkit.backup.plugins.module_utils.providers.keycloak.provider import KeycloakProvider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.ldap.provider import LDAPProvider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.mariadb_physical.provider import MariaDBPhysicalProvider
+from ansible_collections.drkit.backup.plugins.module_utils.providers.mq_appliance.provider import MQApplianceProvider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.mysql.provider import MySQLProvider
 from ansible_collections.drkit.backup.plugins.module_utils.providers.postgresql.provider import PostgreSQLProvider
 
@@ -32,6 +33,7 @@ PROVIDERS = {provider.name: provider for provider in (
     KeycloakProvider,
     LDAPProvider,
     MariaDBPhysicalProvider,
+    MQApplianceProvider,
     MySQLProvider,
     PostgreSQLProvider,
 )}

@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-BOTH = ["backup", "restore"]
+from ansible_collections.drkit.backup.plugins.module_utils.providers.appliance_options import BOTH, SHARED
 
-OPTIONS = {
+OPTIONS = dict(SHARED, **{
     "url": {
         "type": "str", "verbs": BOTH, "describes": True,
         "description": "The appliance's address (https://cm.example.com); its API is under /api/v1. A restore "
@@ -29,14 +29,6 @@ OPTIONS = {
     "auth_domain": {
         "type": "str", "verbs": BOTH,
         "description": "The domain that authenticates username, when it is not the login domain.",
-    },
-    "validate_certs": {
-        "type": "bool", "default": True, "verbs": BOTH,
-        "description": "Verify the appliance's TLS certificate (against ca_path, else the system's CAs).",
-    },
-    "ca_path": {
-        "type": "path", "verbs": BOTH,
-        "description": "The CA that signed the appliance's certificate (PEM), when the system does not trust it.",
     },
     "timeout": {
         "type": "int", "default": 1800, "verbs": BOTH,
@@ -67,12 +59,6 @@ OPTIONS = {
         "description": "Keep the appliance's own backup on the appliance once drkit holds it (its quickest "
                        "rollback); false deletes it after the drkit backup is sealed.",
     },
-    "staging_dir": {
-        "type": "path", "verbs": BOTH,
-        "description": "Where the appliance's files are downloaded before they are sealed, and staged for an "
-                       "upload, in a directory only its owner can read, removed afterwards (default the system's "
-                       "temporary directory).",
-    },
     "key_password": {
         "type": "str", "verbs": BOTH, "secret": True,
         "description": "Protects the backup key's file that the drkit backup keeps (a system backup leaves the "
@@ -100,10 +86,6 @@ OPTIONS = {
         "description": "A drill's appliance: a second CipherTrust Manager, never the one backed up, that the "
                        "drill restores into (its keys are replaced).",
     },
-    "drill_ca_path": {
-        "type": "path", "verbs": ["restore"],
-        "description": "The CA of drill_url's certificate (default ca_path).",
-    },
     "drill_username": {
         "type": "str", "verbs": ["restore"],
         "description": "Who logs in to drill_url (default username).",
@@ -116,4 +98,4 @@ OPTIONS = {
         "type": "str", "verbs": ["restore"],
         "description": "A drill's check: the name of a key the restored appliance must hold.",
     },
-}
+})

@@ -5,13 +5,12 @@ written against (the table at the top of its mqa_api.py; SOURCES.md beside it): 
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from mqa_server import ADMIN_PASSWORD, EMULATOR
+from mqa_server import ADMIN_PASSWORD
 
 BACKUP = "temporary:///drkit-backup/"
 PEM = "/var/tmp/drkit-tests-mqa"  # the operator's backup key pair, the same for every test
@@ -129,8 +128,7 @@ def test_a_restore_needs_the_same_firmware_and_the_certificate_s_own_key(mqa_ser
 def test_the_rest_interface_is_off_after_a_reinitialize_until_the_setup(mqa_second):
     mqa_second.reinitialize(setup=False)
     assert not mqa_second.answers()
-    subprocess.run([EMULATOR, "--home", mqa_second.home, "setup"], check=True, capture_output=True,
-                   env=dict(os.environ, MQA_EMULATOR_ADMIN_PASSWORD="Console 1"))
+    mqa_second.setup("Console 1")
     assert mqa_second.request("GET", "/mgmt/", password="admin")[0] == 401
     assert mqa_second.request("GET", "/mgmt/status/default/FirmwareVersion3", password="Console 1")[0] == 200
     assert mqa_second.request("GET", "/mgmt/config/default/CryptoIdentCred", password="Console 1")[1] == {
