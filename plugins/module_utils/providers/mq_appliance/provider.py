@@ -134,6 +134,8 @@ class MQApplianceProvider(ApplianceProvider):
             box.secure_backup(self.option("certificate"), "temporary:///%s/" % folder, self.option("timeout"))
             present = {}
             for item in box.files("temporary", folder):
+                if os.path.basename(item["name"]) != item["name"] or item["name"].startswith("."):
+                    raise CaptureError("%s lists a file named %r in its backup" % (box.describe(), item["name"]))
                 target = os.path.join(stage, item["name"])
                 box.download("temporary", "%s/%s" % (folder, item["name"]), target)
                 present[item["name"]] = (os.path.getsize(target), mf.sha1_of(target))
@@ -144,13 +146,11 @@ class MQApplianceProvider(ApplianceProvider):
             problems = mf.problems(facts, present)
             if problems:
                 raise CaptureError("the appliance's secure backup is not whole: %s" % "; ".join(problems))
-        except (MQApplianceError, mf.ManifestError, CaptureError) as exc:
+        except BaseException as exc:
             self._forget(folder)
             shutil.rmtree(stage, ignore_errors=True)
-            raise CaptureError("%s; no drkit backup was written" % exc) from None
-        except BaseException:
-            self._forget(folder)
-            shutil.rmtree(stage, ignore_errors=True)
+            if isinstance(exc, (MQApplianceError, mf.ManifestError, CaptureError)):
+                raise CaptureError("%s; no drkit backup was written" % exc) from None
             raise
         firmware = self.firmware()
         native = {"tool": "mq_appliance",

@@ -131,3 +131,17 @@ def test_a_drill_restores_into_a_second_reinitialized_appliance_and_finds_the_fi
         drill_backup(Unlocker(keystore), made["path"], str(tmp_path / "drill"), provider_secrets=SECRETS,
                      provider_options=dict(drill_options, drill_url=live.url), allow_no_summary=True)
     mqa_second.create_afresh()
+
+
+def test_a_secure_backup_the_appliance_left_incomplete_writes_no_drkit_backup(live, tmp_path, keystore, monkeypatch):
+    listed = Appliance.files
+
+    def without_cert(self, store, path=""):  # the appliance says completed, and one file it lists is not there
+        return [item for item in listed(self, store, path) if item["name"] != "cert.tgz"]
+
+    monkeypatch.setattr(Appliance, "files", without_cert)
+    with pytest.raises(DrkitError, match="not whole: cert.tgz is listed in backupmanifest.xml and missing; no drkit"):
+        backup(keystore, tmp_path, live)
+    assert not os.path.exists(tmp_path / "backups") or not [
+        name for name in os.listdir(tmp_path / "backups") if not name.startswith(".")]
+    assert live.call("GET", "/mgmt/filestore/default/temporary")["filestore"]["location"].get("directory") is None
