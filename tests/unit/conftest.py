@@ -457,19 +457,23 @@ def kanidm_server():
 
 # --- emulated CipherTrust Manager appliances (tests/emulators/ciphertrust), once per session -------------------
 
+def running_afresh(server):
+    """An emulated appliance made afresh (create_afresh also makes its parent directory), running for the
+    session, destroyed afterwards."""
+    server.create_afresh()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
 @pytest.fixture(scope="session")
 def ciphertrust_server():
     """The emulated CipherTrust Manager 2.19.0 under /var/tmp/drkit-tests-ct/unit on https://127.0.0.44:18444/api/v1
     (its CA at .ca_path), operations of 0.3 s and a restart of 0.5 s; running."""
     from ciphertrust_server import CipherTrust
 
-    os.makedirs("/var/tmp/drkit-tests-ct", mode=0o755, exist_ok=True)
-    server = CipherTrust("/var/tmp/drkit-tests-ct/unit", "127.0.0.44", 18444)
-    server.create_afresh()
-    try:
-        yield server
-    finally:
-        server.destroy()
+    yield from running_afresh(CipherTrust("/var/tmp/drkit-tests-ct/unit", "127.0.0.44", 18444))
 
 
 @pytest.fixture(scope="session")
@@ -478,13 +482,7 @@ def ciphertrust_second():
     https://127.0.0.45:18445/api/v1 (its own CA), for restores onto another appliance; running."""
     from ciphertrust_server import CipherTrust
 
-    os.makedirs("/var/tmp/drkit-tests-ct", mode=0o755, exist_ok=True)
-    server = CipherTrust("/var/tmp/drkit-tests-ct/second", "127.0.0.45", 18445)
-    server.create_afresh()
-    try:
-        yield server
-    finally:
-        server.destroy()
+    yield from running_afresh(CipherTrust("/var/tmp/drkit-tests-ct/second", "127.0.0.45", 18445))
 
 
 @pytest.fixture(scope="session")
@@ -512,12 +510,7 @@ def mqa_server():
     from mqa_server import MQAppliance
 
     require("openssl")
-    server = MQAppliance("/var/tmp/drkit-tests-mqa/unit", "127.0.0.56", 15554)
-    server.create_afresh()
-    try:
-        yield server
-    finally:
-        server.destroy()
+    yield from running_afresh(MQAppliance("/var/tmp/drkit-tests-mqa/unit", "127.0.0.56", 15554))
 
 
 @pytest.fixture(scope="session")
@@ -525,9 +518,4 @@ def mqa_second():
     """A second appliance like mqa_server on https://127.0.0.57:15555/mgmt/, the target of restores."""
     from mqa_server import MQAppliance
 
-    server = MQAppliance("/var/tmp/drkit-tests-mqa/second", "127.0.0.57", 15555)
-    server.create_afresh()
-    try:
-        yield server
-    finally:
-        server.destroy()
+    yield from running_afresh(MQAppliance("/var/tmp/drkit-tests-mqa/second", "127.0.0.57", 15555))

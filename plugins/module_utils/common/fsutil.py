@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import shutil
@@ -138,3 +139,12 @@ def chown_tree(top: str, uid: int, gid: int):
     for where, dirs, files in os.walk(top):
         for name in dirs + files:
             os.lchown(os.path.join(where, name), uid, gid)
+
+
+def file_digest(path: str, algorithm: str = "sha256") -> str:
+    """The hex digest of the file at ``path``, read in 1 MiB chunks."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import InvalidInput
+from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import file_digest
 from ansible_collections.drkit.backup.plugins.module_utils.providers.ciphertrust import appliance as ct
 
 KEY_FIELDS = ("id", "scope", "isDefault", "createdAt", "domainID", "version")
@@ -150,7 +151,7 @@ def _uploaded(box, path, actions, check_mode):
         return made
     if not os.path.isfile(path):
         raise InvalidInput("upload: the backup file %s is not there" % path)
-    if held.get("sha256") and ct.file_sha256(path) != held["sha256"]:
+    if held.get("sha256") and file_digest(path) != held["sha256"]:
         raise InvalidInput("the backup file %s does not have the checksum taken when it was downloaded: it was "
                            "changed or damaged since" % path)
     actions.append("upload the backup file %s" % path)
@@ -192,7 +193,7 @@ def _describe_file(path) -> dict:
     held = ct.read_sidecar(path)
     if not os.path.isfile(path):
         return {"path": path, "exists": False}
-    sha256 = ct.file_sha256(path)
+    sha256 = file_digest(path)
     described = {"path": path, "exists": True, "size": os.path.getsize(path), "sha256": sha256,
                  "kind": held.get("kind"), "recorded": held or None,
                  "intact": (sha256 == held["sha256"]) if held.get("sha256") else None,

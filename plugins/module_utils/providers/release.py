@@ -33,7 +33,7 @@ def restorable_to(rule: str, version, **params) -> dict:
     return {"rule": rule, "version": version, "params": params}
 
 
-def _parts(version: str) -> tuple:
+def components(version: str) -> tuple:
     """Numeric components of a release (``4.12.2`` -> (4, 12, 2)); what follows them (``-1.el9``) is ignored."""
     match = re.match(r"\d+(?:\.\d+)*", version or "")
     if not match:
@@ -55,7 +55,7 @@ def problem(restorable: dict, target, product: str) -> str:
         return ("the backup may be restored only to %s (rule %s), and the %s release on this host could not be read"
                 % (_describe(rule, version, params), rule, product))
     try:
-        made, there = _parts(version), _parts(target)
+        made, there = components(version), components(target)
     except ValueError:
         return "the releases %s (backup) and %s (this host) of %s cannot be compared" % (version, target, product)
     width = max(len(made), len(there))
@@ -83,7 +83,7 @@ def _describe(rule, version, params) -> str:
     if rule == "same_series":
         count = int(params.get("components", 2))
         try:
-            return "the %s.x series" % ".".join(str(part) for part in _parts(version)[:count])
+            return "the %s.x series" % ".".join(str(part) for part in components(version)[:count])
         except ValueError:
             return "the series of release %s" % version
     if rule == "same_or_newer":

@@ -22,13 +22,12 @@ API said of it and the checksum taken at download, which the info module and ide
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import InvalidInput
-from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import write_atomic
+from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import file_digest, write_atomic
 from ansible_collections.drkit.backup.plugins.module_utils.providers.ciphertrust.client import CipherTrustError
 
 IN_PROGRESS, COMPLETED = "In Progress", "Completed"
@@ -53,18 +52,10 @@ def read_sidecar(path) -> dict:
         return {}
 
 
-def file_sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def intact_download(path, kind) -> dict:
     """The sidecar of ``path`` when the file is there, of ``kind``, and still has the checksum taken at download."""
     held = read_sidecar(path)
-    if held.get("kind") == kind and os.path.isfile(path) and file_sha256(path) == held.get("sha256"):
+    if held.get("kind") == kind and os.path.isfile(path) and file_digest(path) == held.get("sha256"):
         return held
     return {}
 

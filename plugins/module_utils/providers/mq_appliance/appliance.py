@@ -48,15 +48,19 @@ class Appliance:
     def _path(store, path="") -> str:
         return "/mgmt/filestore/default/%s%s" % (store, "/" + path.strip("/") if path.strip("/") else "")
 
-    def files(self, store, path="") -> list:
-        """The files of a directory: [{name, size}] ([] when the directory is not there)."""
+    def listing(self, store, path="") -> dict:
+        """A directory's listing ({} when the directory is not there)."""
         try:
-            listing = self.client.call("GET", self._path(store, path))
+            return self.client.call("GET", self._path(store, path))
         except MQApplianceError as exc:
             if exc.status == 404:
-                return []
+                return {}
             raise
-        return [{"name": item["name"], "size": int(item.get("size") or 0)} for item in entries(listing, "file")]
+
+    def files(self, store, path="") -> list:
+        """The files of a directory: [{name, size}] ([] when the directory is not there)."""
+        return [{"name": item["name"], "size": int(item.get("size") or 0)}
+                for item in entries(self.listing(store, path), "file")]
 
     def download(self, store, path, target):
         content = self.client.call("GET", self._path(store, path)).get("file") or ""
@@ -94,7 +98,7 @@ class Appliance:
     def holds_configuration(self, ours=None) -> str:
         """What shows the appliance is in service, not reinitialized ('' when nothing does): files in local:,
         identification credentials other than ``ours`` (an earlier restore attempt's)."""
-        listing = self.client.call("GET", self._path("local"))
+        listing = self.listing("local")
         if entries(listing, "file") or entries(listing, "directory"):
             return "its local: store holds files"
         credentials = [item.get("name") for item in self.objects("CryptoIdentCred") if item.get("name") != ours]

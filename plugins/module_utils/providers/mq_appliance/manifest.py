@@ -12,7 +12,6 @@ not publish the schema, who signs the manifest or how, so its signature is repor
 
 from __future__ import annotations
 
-import hashlib
 import xml.etree.ElementTree as ET
 
 NAME = "backupmanifest.xml"
@@ -52,14 +51,6 @@ def parse(data: bytes) -> dict:
             "serial": (facts.findtext("serialnumber") or "").strip(),
             "certificate": (certificate.text or "").strip() if certificate is not None else "",
             "signed": bool((root.findtext("signature") or "").strip()), "files": files}
-
-
-def sha1_of(path) -> str:
-    digest = hashlib.sha1()  # noqa: S324  (the manifest's checksum, not a security choice of ours)
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def problems(facts, present) -> list:

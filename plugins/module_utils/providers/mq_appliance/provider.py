@@ -26,7 +26,9 @@ import time
 import urllib.parse
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import CaptureError, InvalidInput
-from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import private_dir, write_atomic
+from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import file_digest, private_dir, \
+    write_atomic
+from ansible_collections.drkit.backup.plugins.module_utils.providers import release
 from ansible_collections.drkit.backup.plugins.module_utils.providers.base import ApplianceProvider, NativeCapture, \
     PartSpec
 from ansible_collections.drkit.backup.plugins.module_utils.providers.mq_appliance import manifest as mf
@@ -40,13 +42,6 @@ SECURE_BACKUP_SINCE = (9, 3, 5)
 NOT_ANSWERING = ("a reinitialized appliance answers REST only after its initial setup at the serial console: set "
                  "its network and admin's password, and enable the REST management interface (config; rest-mgmt; "
                  "admin-state enabled)")
-
-
-def release(version) -> tuple:
-    try:
-        return tuple(int(item) for item in str(version).split(".")[:4])
-    except ValueError:
-        return ()
 
 
 class MQApplianceProvider(ApplianceProvider):
@@ -119,7 +114,11 @@ class MQApplianceProvider(ApplianceProvider):
             raise InvalidInput("provider mq_appliance needs provider_options.certificate: the crypto certificate "
                                "object the appliance encrypts its secure backup to")
         version = self.product_version()
-        if release(version) < SECURE_BACKUP_SINCE:
+        try:
+            too_old = release.components(version) < SECURE_BACKUP_SINCE
+        except ValueError:  # no release the firmware can be read from
+            too_old = True
+        if too_old:
             raise InvalidInput("%s runs firmware %s, and secure backups came with 9.3.5: upgrade its firmware"
                                % (self.box().describe(), version))
         if self.option("certificate") not in [item.get("name") for item in self.box().objects("CryptoCertificate")]:
@@ -138,7 +137,7 @@ class MQApplianceProvider(ApplianceProvider):
                     raise CaptureError("%s lists a file named %r in its backup" % (box.describe(), item["name"]))
                 target = os.path.join(stage, item["name"])
                 box.download("temporary", "%s/%s" % (folder, item["name"]), target)
-                present[item["name"]] = (os.path.getsize(target), mf.sha1_of(target))
+                present[item["name"]] = (os.path.getsize(target), file_digest(target, "sha1"))
             if mf.NAME not in present:
                 raise CaptureError("%s wrote no %s in temporary:///%s/" % (box.describe(), mf.NAME, folder))
             with open(os.path.join(stage, mf.NAME), "rb") as handle:

@@ -11,6 +11,7 @@ import os
 import pytest
 
 from ansible_collections.drkit.backup.plugins.module_utils.common.errors import DrkitError, InvalidInput
+from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import file_digest
 from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
 from ansible_collections.drkit.backup.plugins.module_utils.operations.drill import drill_backup
 from ansible_collections.drkit.backup.plugins.module_utils.operations.restore import restore_backup
@@ -67,7 +68,7 @@ def test_a_manifest_and_its_files_that_disagree_are_named(live, tmp_path):
     present = {}
     for item in box.files("temporary", "check"):
         box.download("temporary", "check/" + item["name"], str(tmp_path / item["name"]))
-        present[item["name"]] = (item["size"], mf.sha1_of(str(tmp_path / item["name"])))
+        present[item["name"]] = (item["size"], file_digest(str(tmp_path / item["name"]), "sha1"))
     facts = mf.parse((tmp_path / mf.NAME).read_bytes())
     assert mf.problems(facts, present) == [] and facts["serial"] and facts["signed"]
     changed = dict(present, **{"root.tgz": (present["root.tgz"][0], "0" * 40)})
