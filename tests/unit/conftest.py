@@ -506,16 +506,18 @@ def scp_host():
 @pytest.fixture(scope="session")
 def mqa_server():
     """The emulated MQ Appliance (firmware 9.4.1.0) under /var/tmp/drkit-tests-mqa/unit on
-    https://127.0.0.56:15554/mgmt/ (its CA at .ca_path), in service; tests that reinitialize it make it afresh."""
+    https://127.0.0.56:15554/mgmt/ (its CA at .ca_path) and its CLI over SSH on 127.0.0.56:2256, in service; tests
+    that reinitialize it make it afresh."""
     from mqa_server import MQAppliance
 
-    require("openssl")
-    yield from running_afresh(MQAppliance("/var/tmp/drkit-tests-mqa/unit", "127.0.0.56", 15554))
+    require("openssl", "/usr/sbin/sshd", "ssh", "ssh-keygen")
+    yield from running_afresh(MQAppliance("/var/tmp/drkit-tests-mqa/unit", "127.0.0.56", 15554, 2256))
 
 
 @pytest.fixture(scope="session")
 def mqa_second():
-    """A second appliance like mqa_server on https://127.0.0.57:15555/mgmt/, the target of restores."""
+    """A second appliance like mqa_server on https://127.0.0.57:15555/mgmt/ (CLI on port 2257), the target of
+    restores."""
     from mqa_server import MQAppliance
 
-    yield from running_afresh(MQAppliance("/var/tmp/drkit-tests-mqa/second", "127.0.0.57", 15555))
+    yield from running_afresh(MQAppliance("/var/tmp/drkit-tests-mqa/second", "127.0.0.57", 15555, 2257))

@@ -22,10 +22,11 @@ os.environ.setdefault("MQA_EMULATOR_PYTHON", sys.executable)
 
 
 class MQAppliance:
-    """One emulated appliance under ``home``, its REST interface on https://address:port/mgmt/."""
+    """One emulated appliance under ``home``, its REST interface on https://address:port/mgmt/, its CLI over SSH
+    on address:ssh_port."""
 
-    def __init__(self, home, address, port):
-        self.home, self.address, self.port = home, address, port
+    def __init__(self, home, address, port, ssh_port):
+        self.home, self.address, self.port, self.ssh_port = home, address, port, ssh_port
         self.url = "https://%s:%d" % (address, port)
         self.ca_path = os.path.join(home, "ca.pem")
         self.password = ADMIN_PASSWORD
@@ -39,7 +40,8 @@ class MQAppliance:
         shutil.rmtree(self.home, ignore_errors=True)
         os.makedirs(os.path.dirname(self.home), mode=0o755, exist_ok=True)
         argv = [EMULATOR, "create", self.home, "--bind", "%s:%d" % (self.address, self.port),
-                "--operation-seconds", "0.2", "--restart-seconds", "0.5"]
+                "--ssh", "%s:%d" % (self.address, self.ssh_port), "--operation-seconds", "0.2",
+                "--restart-seconds", "0.5"]
         for name, value in options.items():
             argv += ["--" + name.replace("_", "-"), str(value)]
         subprocess.run(argv, check=True, capture_output=True, text=True,
@@ -60,6 +62,33 @@ class MQAppliance:
         subprocess.run([EMULATOR, "--home", self.home, "setup"], check=True, capture_output=True,
                        env=dict(os.environ, MQA_EMULATOR_ADMIN_PASSWORD=password))
         self.password = password
+
+    # --- the CLI over SSH ---------------------------------------------------------------------------------
+
+    def cli_options(self) -> dict:
+        """The provider's options that reach this appliance's CLI (the emulator's sshd logs in root by its key)."""
+        with open(os.path.join(self.home, "ssh", "host_key.pub"), encoding="ascii") as handle:
+            host_key = " ".join(handle.read().split()[:2])
+        return {"cli_port": self.ssh_port, "cli_host_key": host_key,
+                "cli_ssh_options": ["-i", os.path.join(self.home, "ssh", "client_key"), "-l", "root"]}
+
+    def mqcli(self, *commands) -> str:
+        """What the appliance's CLI answers to ``commands`` in mqcli, typed after admin's login, as an operator
+        would (plain OpenSSH, not drkit's client)."""
+        options = self.cli_options()
+        typed = "admin\n%s\nmqcli\n%s\nexit\nexit\n" % (self.password, "\n".join(commands))
+        known = os.path.join(self.home, "ssh", "known_hosts")
+        with open(known, "w", encoding="ascii") as out:
+            out.write("[%s]:%d %s\n" % (self.address, self.ssh_port, options["cli_host_key"]))
+        done = subprocess.run(["ssh", "-tt", "-p", str(self.ssh_port), "-o", "BatchMode=yes", "-o",
+                               "UserKnownHostsFile=" + known, *options["cli_ssh_options"], self.address],
+                              input=typed, capture_output=True, text=True, timeout=60, check=False)
+        return done.stdout.replace("\r", "")
+
+    def state(self, name):
+        """The appliance's own record of ``name`` (queue-managers, mq-users): what its disk holds."""
+        with open(os.path.join(self.home, "state", name + ".json"), encoding="utf-8") as handle:
+            return json.load(handle)
 
     def destroy(self):
         self.emulator("destroy", check=False)

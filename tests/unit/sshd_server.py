@@ -5,6 +5,7 @@ shell: SFTP only, which OpenSSH 9's scp speaks), whose password each session set
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import secrets
@@ -84,5 +85,5 @@ class Sshd:
                 os.kill(int(handle.read()), signal.SIGTERM)
         except (OSError, ValueError):
             pass
-        if os.path.exists(os.path.join(self.home, "sshd.pid")):
+        with contextlib.suppress(FileNotFoundError):  # sshd removes it itself as it exits
             os.unlink(os.path.join(self.home, "sshd.pid"))

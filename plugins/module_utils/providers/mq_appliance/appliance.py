@@ -62,6 +62,13 @@ class Appliance:
         return [{"name": item["name"], "size": int(item.get("size") or 0)}
                 for item in entries(self.listing(store, path), "file")]
 
+    def count_files(self, store, path="") -> int:
+        """How many files the directory holds, in its subdirectories too."""
+        listing = self.listing(store, path)
+        return len(entries(listing, "file")) + sum(
+            self.count_files(store, item["name"].partition(":")[2].strip("/"))
+            for item in entries(listing, "directory"))
+
     def download(self, store, path, target):
         content = self.client.call("GET", self._path(store, path)).get("file") or ""
         write_atomic(target, base64.b64decode(content), 0o600)

@@ -55,6 +55,56 @@ OPTIONS = dict(SHARED, **{
         "description": "admin's password after the restore, which leaves it admin to be changed first (default "
                        "password).",
     },
+    "queue_managers": {
+        "type": "list", "elements": "str", "default": [], "verbs": ["backup"], "describes": True,
+        "description": "Queue managers to back up too, with mqbackup over the appliance's CLI (a secure backup "
+                       "holds no queue manager): each should be stopped for a consistent backup (a running one "
+                       "is backed up from a snapshot, with a warning). Needs the appliance's backup file system "
+                       "(createbackupfs, or backupfs_size).",
+    },
+    "messaging_users": {
+        "type": "bool", "default": False, "verbs": ["backup"], "describes": True,
+        "description": "Back up the messaging users too, with userbackup over the appliance's CLI.",
+    },
+    "restore_queue_managers": {
+        "type": "bool", "default": True, "verbs": ["restore"],
+        "description": "After the secure restore, restore the backup's queue managers with mqrestore (refused, "
+                       "before anything is sent, when a queue manager of the same name exists).",
+    },
+    "restore_messaging_users": {
+        "type": "bool", "default": False, "verbs": ["restore"],
+        "description": "After the secure restore, restore the backup's messaging users with userrestore, which "
+                       "replaces every messaging user but the system ones and deletes those not in the backup: "
+                       "only when asked.",
+    },
+    "backupfs_size": {
+        "type": "str", "verbs": BOTH,
+        "description": "When the appliance has no backup file system (mqbackup:///QMgrs; a reinitialize removes "
+                       "it), create one of this size (createbackupfs -s: 10 for 10 GB, 512M) instead of failing.",
+    },
+    "cli_host": {
+        "type": "str", "verbs": BOTH,
+        "description": "Where the appliance's command line answers over SSH (default the host of url; in a "
+                       "drill, the host of drill_url).",
+    },
+    "cli_port": {
+        "type": "int", "default": 22, "verbs": BOTH,
+        "description": "The SSH port of the appliance's command line.",
+    },
+    "cli_host_key": {
+        "type": "str", "verbs": BOTH,
+        "description": "The SSH host key of the appliance's command line (ssh-ed25519 AAAA..., as in a "
+                       "known_hosts file). Without it ssh's own known_hosts files decide, and an unknown key fails.",
+    },
+    "cli_ssh_options": {
+        "type": "list", "elements": "str", "default": [], "verbs": BOTH,
+        "description": "More arguments for ssh (-o ProxyJump=bastion, -i key), as IBM's mqcli client's -s. The "
+                       "appliance's own login (username and password) follows in the session.",
+    },
+    "drill_cli_host_key": {
+        "type": "str", "verbs": ["restore"],
+        "description": "The SSH host key of drill_url's command line (default cli_host_key).",
+    },
     "scratch_dir": {
         "type": "path", "verbs": ["restore"],
         "description": "Set by drkit.backup.backup_drill, not by hand: the drill's scratch directory; the "

@@ -12,14 +12,20 @@ A restore goes to a reinitialized appliance with exactly the same firmware (chec
 answering and holding no configuration): it installs the certificate and its private key in cert: and makes the
 crypto objects and the identification credential, uploads the files into ``temporary:``, has the appliance
 validate them (``validate on``), restores, waits for the restart and changes admin's password from ``admin`` to
-``restored_password`` (a loud warning when that fails). Queue managers and messaging users (``mqbackup``,
-``userbackup``, over the CLI) are not in a secure backup and not done here yet.
+``restored_password`` (a loud warning when that fails).
+
+Queue managers and messaging users are not in a secure backup: with ``queue_managers`` and ``messaging_users`` a
+backup also runs ``mqbackup`` and ``userbackup`` in the appliance's CLI over SSH (cli.py), fetches their files
+and keeps them as parts; a restore runs ``mqrestore`` (``restore_queue_managers``, default on) and ``userrestore``
+(``restore_messaging_users``, off unless asked: it deletes the messaging users the backup does not hold) after
+the secure restore.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -34,18 +40,25 @@ from ansible_collections.drkit.backup.plugins.module_utils.providers.base import
 from ansible_collections.drkit.backup.plugins.module_utils.providers.mq_appliance import manifest as mf
 from ansible_collections.drkit.backup.plugins.module_utils.providers.mq_appliance.appliance import \
     FACTORY_PASSWORD, Appliance
+from ansible_collections.drkit.backup.plugins.module_utils.providers.mq_appliance.cli import CliError, Session
 from ansible_collections.drkit.backup.plugins.module_utils.providers.mq_appliance.client import Client, \
     MQApplianceError, base_url
 from ansible_collections.drkit.backup.plugins.module_utils.providers.mq_appliance.options import OPTIONS
 
 SECURE_BACKUP_SINCE = (9, 3, 5)
+# MQ allows % and / in a queue manager's name too: not here, since the name becomes a file's.
+QM_NAME = re.compile(r"^[A-Za-z0-9._]{1,48}$")
+QMGR_PART, USERS_PART = "queue-manager-%s.bak", "messaging-users.bak"
+# The configuration objects a content summary counts (those the restore makes, named credential, left out).
+COUNTED = ("CryptoCertificate", "CryptoKey", "CryptoIdentCred")
 NOT_ANSWERING = ("a reinitialized appliance answers REST only after its initial setup at the serial console: set "
                  "its network and admin's password, and enable the REST management interface (config; rest-mgmt; "
                  "admin-state enabled)")
 
 
 class MQApplianceProvider(ApplianceProvider):
-    """One IBM MQ Appliance over its REST management interface."""
+    """One IBM MQ Appliance over its REST management interface, and its command line over SSH for queue managers
+    and messaging users."""
 
     name = "mq_appliance"
     OPTIONS = OPTIONS
@@ -63,8 +76,13 @@ class MQApplianceProvider(ApplianceProvider):
         if not self.secrets.get("password"):
             raise InvalidInput("provider mq_appliance needs provider_secrets.password: the password of %s"
                                % self.option("username"))
+        size = self.option("backupfs_size")
+        if size is not None and not re.match(r"^[0-9]+[GM]?$", str(size)):  # typed into the appliance's CLI
+            raise InvalidInput("provider_options.backupfs_size is a size in GB (10) or MB (512M), not %r" % size)
         self._box = None
         self._firmware = None
+        self._restored_password = None  # admin's password once a restore has changed it
+        self._left = []  # (store, path) a backup wrote on the appliance, removed afterwards
 
     def _password(self) -> str:
         """The login's password: in a drill (scratch_options set url), the drill appliance's."""
@@ -78,6 +96,13 @@ class MQApplianceProvider(ApplianceProvider):
             self._box = Appliance(Client(self.option("url"), self.option("username"), self._password(),
                                          self.option("validate_certs"), self.option("ca_path"), 60))
         return self._box
+
+    def cli(self) -> Session:
+        """A login to the appliance's command line (in a drill, the drill appliance's)."""
+        host = self.option("cli_host") or urllib.parse.urlparse(self.box().client.base).hostname
+        return Session(host, self.option("cli_port"), self.option("username"),
+                       self._restored_password or self._password(), self.option("cli_host_key"),
+                       self.option("cli_ssh_options"), 60)
 
     def firmware(self) -> dict:
         if self._firmware is None:
@@ -125,11 +150,39 @@ class MQApplianceProvider(ApplianceProvider):
             raise InvalidInput("%s has no crypto certificate object %s: make it (with the certificate only, its "
                                "key kept off the appliance) or name another" % (self.box().describe(),
                                                                                 self.option("certificate")))
+        self._check_mq_backup()
+
+    def _check_mq_backup(self):
+        names = self.option("queue_managers") or []
+        wrong = [name for name in names if not QM_NAME.match(name)]
+        if wrong:
+            raise InvalidInput("queue manager names here are letters, digits, '.' and '_' (at most 48): not %s"
+                               % ", ".join(wrong))
+        if not names and not self.option("messaging_users"):
+            return
+        if names and not self._has_backupfs() and not self.option("backupfs_size"):
+            raise InvalidInput("%s has no backup file system (mqbackup:///QMgrs) for mqbackup: run createbackupfs "
+                               "-s <size> in its mqcli once, or give provider_options.backupfs_size"
+                               % self.box().describe())
+        try:
+            with self.cli() as session:
+                there = queue_managers(session.run("dspmq"))
+        except CliError as exc:
+            raise InvalidInput(str(exc)) from None
+        missing = [name for name in names if name not in there]
+        if missing:
+            raise InvalidInput("%s has no queue manager %s (it has %s)" % (
+                self.box().describe(), ", ".join(missing), ", ".join(sorted(there)) or "none"))
+
+    def _has_backupfs(self) -> bool:
+        return bool(self.box().listing("mqbackup", "QMgrs"))
 
     def capture_whole(self, backup_type, online):
         box, stage = self.box(), self._stage_dir("backup")
         folder = "drkit-%s-%d" % (time.strftime("%Y%m%dT%H%M%S", time.gmtime()), os.getpid())
+        self._left = [("temporary", folder)]
         try:
+            before = self._count_now()
             box.secure_backup(self.option("certificate"), "temporary:///%s/" % folder, self.option("timeout"))
             present = {}
             for item in box.files("temporary", folder):
@@ -145,10 +198,12 @@ class MQApplianceProvider(ApplianceProvider):
             problems = mf.problems(facts, present)
             if problems:
                 raise CaptureError("the appliance's secure backup is not whole: %s" % "; ".join(problems))
+            after = self._count_now()
+            mq_parts = self._capture_mq(stage, folder)
         except BaseException as exc:
-            self._forget(folder)
+            self._forget()
             shutil.rmtree(stage, ignore_errors=True)
-            if isinstance(exc, (MQApplianceError, mf.ManifestError, CaptureError)):
+            if isinstance(exc, (MQApplianceError, mf.ManifestError, CaptureError, CliError)):
                 raise CaptureError("%s; no drkit backup was written" % exc) from None
             raise
         firmware = self.firmware()
@@ -156,27 +211,88 @@ class MQApplianceProvider(ApplianceProvider):
                   "appliance": {"url": box.client.base, "serial": firmware.get("Serial"),
                                 "firmware": firmware.get("Version"), "build": firmware.get("Build"),
                                 "machineType": firmware.get("MachineType"), "modelType": firmware.get("ModelType")},
-                  "manifest": dict(facts, signature=mf.SIGNATURE)}
+                  "manifest": dict(facts, signature=mf.SIGNATURE),
+                  "queue_managers": list(self.option("queue_managers") or []),
+                  "messaging_users": bool(self.option("messaging_users"))}
         manifest = {"productVersion": facts["firmware"] or firmware.get("Version"),
                     "restorableTo": self.restorable_to(facts["firmware"] or firmware.get("Version")),
                     "sourceHost": self.host(), "native": native}
+        if before == after:  # nothing changed while the appliance wrote its backup: the count is the backup's
+            manifest["contentSummary"] = dict(before, **({"queue_managers": len(native["queue_managers"])}
+                                                         if native["queue_managers"] else {}))
+        else:
+            self.warnings.append("the appliance's configuration changed while it wrote its secure backup (%s "
+                                 "before, %s after): no content summary was recorded; a drill of this backup "
+                                 "needs allow_no_summary" % (before, after))
         parts = [(PartSpec(mf.NAME, "mq-secure-backup-manifest"), os.path.join(stage, mf.NAME))]
         parts += [(PartSpec(item["name"], "mq-secure-backup-file", native=item["checksum"]),
                    os.path.join(stage, item["name"])) for item in facts["files"]]
+        parts += mq_parts
 
         def finish(_success):
             shutil.rmtree(stage, ignore_errors=True)
-            self._forget(folder)  # the appliance's temporary copy goes whatever happened
+            self._forget()  # the appliance's copies go whatever happened
 
         report = {"secure_backup": {"serial": firmware.get("Serial"), "firmware": facts["firmware"],
-                                    "files": [item["name"] for item in facts["files"]]}}
+                                    "files": [item["name"] for item in facts["files"]],
+                                    "queue_managers": native["queue_managers"],
+                                    "messaging_users": native["messaging_users"]}}
         return NativeCapture(parts, manifest, report, finish)
 
-    def _forget(self, folder):
-        try:
-            self.box().remove("temporary", folder)
-        except MQApplianceError as exc:
-            self.warnings.append("the appliance's copy temporary:///%s/ was left on it: %s" % (folder, exc))
+    def _capture_mq(self, stage, prefix) -> list:
+        """mqbackup of each queue manager and userbackup, in the CLI, their files fetched: [(PartSpec, path)]."""
+        names, timeout = self.option("queue_managers") or [], self.option("timeout")
+        if not names and not self.option("messaging_users"):
+            return []
+        parts = []
+        with self.cli() as session:
+            if names and not self._has_backupfs():
+                session.run("createbackupfs -s %s" % self.option("backupfs_size"), timeout)
+            for name in names:
+                said = session.run("mqbackup -m %s -o %s-%s.bak" % (name, prefix, name), timeout)
+                self.warnings += ["%s: %s" % (session.describe(), line) for line in said.splitlines()
+                                  if line.startswith("WARNING")]
+                parts.append((PartSpec(QMGR_PART % name, "mq-queue-manager-backup", native=name),
+                              self._fetch("QMgrs/%s-%s.bak" % (prefix, name), stage, "mqbackup -m %s" % name)))
+            if self.option("messaging_users"):
+                session.run("userbackup -f %s-users" % prefix, timeout)
+                parts.append((PartSpec(USERS_PART, "mq-messaging-users"),
+                              self._fetch("%s-users" % prefix, stage, "userbackup")))
+        return parts
+
+    def _fetch(self, path, stage, command) -> str:
+        """Downloads mqbackup:///``path`` (which ``command`` said it wrote, and must have) into the stage."""
+        self._left.append(("mqbackup", path))
+        folder, _sep, name = path.rpartition("/")
+        if not any(item["name"] == name and item["size"] > 0 for item in self.box().files("mqbackup", folder)):
+            raise CaptureError("%s said %s completed and wrote no mqbackup:///%s"
+                               % (self.box().describe(), command, path))
+        target = os.path.join(stage, os.path.basename(path))
+        self.box().download("mqbackup", path, target)
+        return target
+
+    def _forget(self):
+        """Removes the appliance's copies of what a backup wrote (a failure to: a warning)."""
+        for store, path in self._left:
+            try:
+                self.box().remove(store, path)
+            except MQApplianceError as exc:
+                self.warnings.append("the appliance's copy %s:///%s was left on it: %s" % (store, path, exc))
+        self._left = []
+
+    def _count_now(self) -> dict:
+        """The content summary's counts on the appliance: files in local:, configuration objects."""
+        box, ours = self.box(), self.option("credential")
+        return {"local_files": box.count_files("local"),
+                "objects": {kind: len([item for item in box.objects(kind) if item.get("name") != ours])
+                            for kind in COUNTED}}
+
+    def count(self, summary=None):
+        found = self._count_now()
+        if summary and "queue_managers" in summary:
+            with self.cli() as session:
+                found["queue_managers"] = len(queue_managers(session.run("dspmq")))
+        return found
 
     # --- restore ----------------------------------------------------------------------------------------------
 
@@ -215,6 +331,34 @@ class MQApplianceProvider(ApplianceProvider):
         if held:
             problems.append("%s is not reinitialized (%s): a secure restore goes only onto a factory-reset "
                             "appliance" % (self.box().describe(), held))
+        return problems + self._check_mq_restore(native)
+
+    def _mq_wanted(self, native) -> tuple:
+        """(queue managers, messaging users?) the restore brings back after the secure restore."""
+        names = list(native.get("queue_managers") or []) if self.option("restore_queue_managers") else []
+        return names, bool(self.option("restore_messaging_users"))
+
+    def _check_mq_restore(self, native) -> list:
+        names, users = self._mq_wanted(native)
+        problems = []
+        if users and not native.get("messaging_users"):
+            problems.append("restore_messaging_users is set and the backup holds no messaging users (it was made "
+                            "without messaging_users)")
+        if not names and not users:
+            return problems
+        if names and not self._has_backupfs() and not self.option("backupfs_size"):
+            problems.append("%s has no backup file system (mqbackup:///QMgrs), which mqrestore reads from: give "
+                            "provider_options.backupfs_size (a reinitialize removes it)" % self.box().describe())
+        try:
+            with self.cli() as session:
+                there = queue_managers(session.run("dspmq"))
+        except CliError as exc:
+            return problems + [str(exc)]
+        clash = [name for name in names if name in there]
+        if clash:
+            problems.append("%s already has queue manager %s: mqrestore restores none over one of the same name "
+                            "(delete it first, or set restore_queue_managers: false)"
+                            % (self.box().describe(), ", ".join(clash)))
         return problems
 
     @contextlib.contextmanager
@@ -229,11 +373,16 @@ class MQApplianceProvider(ApplianceProvider):
         native = self._native(header)
         appliance, facts = native["appliance"], native["manifest"]
         files = ", ".join(item["name"] for item in facts["files"])
-        return ["install certificate %s and its key on %s as credential %s"
+        plan = ["install certificate %s and its key on %s as credential %s"
                 % (facts.get("certificate"), self.box().describe(), self.option("credential")),
                 "upload the secure backup of %s (serial %s, firmware %s: %s) and have the appliance validate it"
                 % (appliance.get("url"), appliance.get("serial"), facts.get("firmware"), files),
                 "restore it, wait for the restart and set admin's password"]
+        names, users = self._mq_wanted(native)
+        plan += ["restore queue manager %s with mqrestore" % name for name in names]
+        if users:
+            plan.append("restore the messaging users with userrestore (deleting every other messaging user)")
+        return plan
 
     def restore_whole(self, header, stage_dir):
         native, box, name = self._native(header), self.box(), self.option("credential")
@@ -265,6 +414,7 @@ class MQApplianceProvider(ApplianceProvider):
             try:
                 box.change_password(FACTORY_PASSWORD, wanted)
                 box.client.login(wanted)
+                self._restored_password = wanted
                 actions.append("changed admin's password from the restore's admin")
                 break
             except MQApplianceError as exc:
@@ -277,6 +427,40 @@ class MQApplianceProvider(ApplianceProvider):
         self.report = {"secure_restore": {"serial": native["appliance"].get("serial"),
                                           "firmware": native["manifest"].get("firmware")}}
         self._firmware = None
+        if self._restored_password is None and any(self._mq_wanted(native)):
+            self.warnings.append("the queue managers and messaging users were not restored: admin's password "
+                                 "could not be set")
+            return actions
+        return actions + self._restore_mq(native, stage_dir)
+
+    def _restore_mq(self, native, stage_dir) -> list:
+        """mqrestore of each queue manager and userrestore, in the CLI, after the secure restore."""
+        names, users = self._mq_wanted(native)
+        if not names and not users:
+            return []
+        box, timeout, actions = self.box(), self.option("timeout"), []
+        with self.cli() as session:
+            if names and not self._has_backupfs():
+                session.run("createbackupfs -s %s" % self.option("backupfs_size"), timeout)
+                actions.append("created a backup file system of %s" % self.option("backupfs_size"))
+            for name in names:
+                path = "QMgrs/drkit-restore-%s.bak" % name
+                box.upload("mqbackup", path, os.path.join(stage_dir, QMGR_PART % name))
+                try:
+                    session.run("mqrestore -f drkit-restore-%s.bak" % name, timeout)
+                finally:
+                    box.remove("mqbackup", path)
+                if name not in queue_managers(session.run("dspmq")):
+                    raise CliError("%s said mqrestore restored queue manager %s, and dspmq does not show it"
+                                   % (session.describe(), name))
+                actions.append("restored queue manager %s with mqrestore" % name)
+            if users:
+                box.upload("mqbackup", "drkit-restore-users", os.path.join(stage_dir, USERS_PART))
+                try:
+                    session.run("userrestore -F -f drkit-restore-users", timeout)
+                finally:
+                    box.remove("mqbackup", "drkit-restore-users")
+                actions.append("restored the messaging users with userrestore")
         return actions
 
     def _wait_restarted(self, deadline):
@@ -311,9 +495,12 @@ class MQApplianceProvider(ApplianceProvider):
         if base_url(drill_url) in live:
             raise InvalidInput("drill_url %s is the appliance backed up (or the one restored to): a drill never "
                                "restores into a live appliance" % drill_url)
-        options = {"scratch_dir": os.path.realpath(scratch_dir), "url": drill_url}
+        options = {"scratch_dir": os.path.realpath(scratch_dir), "url": drill_url,
+                   "cli_host": urllib.parse.urlparse(base_url(drill_url)).hostname}
         if self.option("drill_ca_path") or self.option("ca_path"):
             options["ca_path"] = self.option("drill_ca_path") or self.option("ca_path")
+        if self.option("drill_cli_host_key") or self.option("cli_host_key"):
+            options["cli_host_key"] = self.option("drill_cli_host_key") or self.option("cli_host_key")
         drill = MQApplianceProvider(dict(self.options, **options), self.secrets)
         if drill.firmware().get("Serial") == native["appliance"].get("serial"):
             raise InvalidInput("the drill's appliance %s has serial %s, the appliance backed up: a drill never "
@@ -329,3 +516,8 @@ class MQApplianceProvider(ApplianceProvider):
                 store, os.path.dirname(path))):
             return ["the restored appliance %s has no %s" % (self.box().describe(), wanted)]
         return []
+
+
+def queue_managers(dspmq) -> dict:
+    """dspmq's lines (``QMNAME(QM1)  STATUS(Running)``) as {name: status}."""
+    return dict(re.findall(r"QMNAME\(([^)]*)\)\s+STATUS\(([^)]*)\)", dspmq))
