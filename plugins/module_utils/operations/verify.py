@@ -15,13 +15,14 @@ from __future__ import annotations
 import os
 import socket
 
-from ansible_collections.drkit.backup.plugins.module_utils.common.errors import InvalidInput
+from ansible_collections.drkit.backup.plugins.module_utils.common.errors import FormatError, InvalidInput
 from ansible_collections.drkit.backup.plugins.module_utils.common.workers import worker_pool
 from ansible_collections.drkit.backup.plugins.module_utils.format.sources import open_backup
 from ansible_collections.drkit.backup.plugins.module_utils.format.verify import verify_backup
 from ansible_collections.drkit.backup.plugins.module_utils.host.lock import locked_operation
 from ansible_collections.drkit.backup.plugins.module_utils.host.state import StateDir
 from ansible_collections.drkit.backup.plugins.module_utils.protection.trust import load_trusted
+from ansible_collections.drkit.backup.plugins.module_utils.providers import PROVIDERS, provider_class
 from ansible_collections.drkit.backup.plugins.module_utils.store import catalog
 
 LEVELS = ("checksum", "full")
@@ -42,8 +43,12 @@ def verify_backups(path, level="full", unlocker=None, trusted_certificates=None,
             if entry.status != catalog.COMPLETE:
                 continue
             try:
-                _header, found = verify_backup(open_backup(entry.path), pool, unlocker, full=level == "full",
-                                               trusted=trusted)
+                source = open_backup(entry.path)
+                check = _native_check(source) if level == "full" else None
+                header, found = verify_backup(source, pool, unlocker, full=level == "full", trusted=trusted,
+                                              consumer=check.consume if check else None)
+                if check and header and not found:
+                    found = check.problems(header)
             except InvalidInput as exc:
                 found = [str(exc)]
             problems.extend(found)
@@ -64,3 +69,12 @@ def verify_backups(path, level="full", unlocker=None, trusted_certificates=None,
     if trusted is not None and trusted.warnings:
         result["warnings"] = list(trusted.warnings)
     return result
+
+
+def _native_check(source):
+    """The provider's check of its product's own backup in the parts (None: none, or no header to tell)."""
+    try:
+        product = source.header().manifest.get("product")
+    except (FormatError, InvalidInput):
+        return None  # verify_backup says what is wrong with the header
+    return provider_class(product).native_check() if product in PROVIDERS else None

@@ -195,6 +195,12 @@ class Provider:
         """Problems (sentences) that make ``header``'s backup unfit for this server."""
         return []
 
+    @classmethod
+    def native_check(cls):
+        """What checks the product's own backup inside the parts while a full verification reads them (None:
+        drkit's own checksums only): an object with ``consume(part, reader)`` and ``problems(header)``."""
+        return None
+
     def content_summary(self) -> dict:
         """What the capture held, counted inside it (DESIGN decision 28): the header's ``contentSummary``, which a
         drill compares with :meth:`count` of the restored instance. Empty: the provider keeps none."""

@@ -12,6 +12,7 @@ not publish the schema, who signs the manifest or how, so its signature is repor
 
 from __future__ import annotations
 
+import hashlib
 import xml.etree.ElementTree as ET
 
 NAME = "backupmanifest.xml"
@@ -62,9 +63,36 @@ def problems(facts, present) -> list:
         if name not in present:
             found.append("%s is listed in %s and missing" % (name, NAME))
         elif present[name][0] != item["size"]:
-            found.append("%s has %d bytes, and %s says %d" % (name, present[name][0], NAME, item["size"]))
+            found.append("%s has %d bytes where %s says %d" % (name, present[name][0], NAME, item["size"]))
         elif item["checksum"] and present[name][1] != item["checksum"]:
             found.append("%s does not have the checksum %s gives it" % (name, NAME))
     found += ["%s is in the backup and not listed in %s" % (name, NAME)
               for name in sorted(set(present) - set(listed) - {NAME})]
     return found
+
+
+class ManifestCheck:
+    """The secure backup inside a drkit backup checked off the appliance, as a full verification reads its parts:
+    every file the manifest lists is there with its size and SHA-1, and no other file (Provider.native_check)."""
+
+    def __init__(self):
+        self.manifest, self.present = None, {}
+
+    def consume(self, part, reader):
+        if part["kind"] == "mq-secure-backup-manifest":
+            self.manifest = reader.read()
+        elif part["kind"] == "mq-secure-backup-file":
+            digest, size = hashlib.sha1(), 0
+            for chunk in iter(lambda: reader.read(1024 * 1024), b""):
+                digest.update(chunk)
+                size += len(chunk)
+            self.present[part["name"]] = (size, digest.hexdigest())
+
+    def problems(self, header) -> list:
+        if self.manifest is None:
+            return ["backup %s holds no %s" % (header.name, NAME)]
+        try:
+            found = problems(parse(self.manifest), self.present)
+        except ManifestError as exc:
+            return ["the %s of backup %s cannot be read: %s" % (NAME, header.name, exc)]
+        return ["the appliance's secure backup in %s is not whole: %s" % (header.name, problem) for problem in found]

@@ -104,6 +104,10 @@ class MQApplianceProvider(ApplianceProvider):
                        self._restored_password or self._password(), self.option("cli_host_key"),
                        self.option("cli_ssh_options"), 60)
 
+    @classmethod
+    def native_check(cls):
+        return mf.ManifestCheck()  # backup_verify full: the manifest against the files, off the appliance
+
     def firmware(self) -> dict:
         if self._firmware is None:
             try:

@@ -15,6 +15,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import 
 from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
 from ansible_collections.drkit.backup.plugins.module_utils.operations.drill import drill_backup
 from ansible_collections.drkit.backup.plugins.module_utils.operations.restore import restore_backup
+from ansible_collections.drkit.backup.plugins.module_utils.operations.verify import verify_backups
 from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
 from ansible_collections.drkit.backup.plugins.module_utils.providers.mq_appliance import manifest as mf
 from ansible_collections.drkit.backup.plugins.module_utils.providers.mq_appliance.appliance import Appliance
@@ -146,3 +147,36 @@ def test_a_secure_backup_the_appliance_left_incomplete_writes_no_drkit_backup(li
     assert not os.path.exists(tmp_path / "backups") or not [
         name for name in os.listdir(tmp_path / "backups") if not name.startswith(".")]
     assert live.call("GET", "/mgmt/filestore/default/temporary")["filestore"]["location"].get("directory") is None
+
+
+@pytest.mark.parametrize("damage, found", [
+    ("file", "root.tgz does not have the checksum backupmanifest.xml gives it"),
+    ("manifest", "bytes where backupmanifest.xml says 1"),
+])
+def test_a_full_verification_checks_the_secure_backup_against_its_manifest_off_the_appliance(
+        live, tmp_path, keystore, monkeypatch, damage, found):
+    """A drkit backup whose own checksums hold, of a secure backup whose manifest and files disagree (the capture's
+    own check switched off to keep it): backup_verify full names what is wrong. (A file missing or not listed
+    never reaches a drkit backup: the capture keeps exactly the files the manifest lists, and fails without one.)"""
+    fetched = Appliance.download
+
+    def download(self, store, path, target):
+        fetched(self, store, path, target)
+        if damage == "file" and path.endswith("root.tgz"):
+            with open(target, "r+b") as handle:
+                handle.write(b"X")
+        if damage == "manifest" and path.endswith(mf.NAME):
+            with open(target, "rb") as handle:
+                text = handle.read()
+            start = text.index(b"<filesize>", text.index(b"<filename>config.tgz</filename>")) + len(b"<filesize>")
+            with open(target, "wb") as out:
+                out.write(text[:start] + b"1" + text[text.index(b"</filesize>", start):])
+
+    monkeypatch.setattr(Appliance, "download", download)
+    monkeypatch.setattr(mf, "problems", lambda facts, present: [])
+    made = backup(keystore, tmp_path, live)
+    monkeypatch.undo()
+    checked = verify_backups(made["path"], "checksum")
+    assert checked["verified"], checked["problems"]  # drkit's own checksums hold: only the full level reads inside
+    verified = verify_backups(made["path"], "full", Unlocker(keystore), check_mode=True)
+    assert not verified["verified"] and any(found in problem for problem in verified["problems"]), verified
