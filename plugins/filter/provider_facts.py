@@ -69,8 +69,8 @@ _value:
       description:
         - C(from_header), the options a restore takes from the header's provider section; C(whole), whether a
           restore takes the whole backup at once; C(counts), what a part's change count counts (V(paths) or
-          V(parts)); C(safety_copy), how the restore role takes its safety copy (V(present_paths) or
-          V(restore_options)); C(rollback_options), the options that restore the safety copy.
+          V(parts)); C(safety_copy), how the restore role takes its safety copy (V(present_paths),
+          V(restore_options), or V(none) where the target holds nothing to copy); C(rollback_options), the options that restore the safety copy.
       type: dict
     topology:
       description: The topology family whose follow-up tasks the roles run (V(freeipa)), or null.

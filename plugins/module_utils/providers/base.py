@@ -82,7 +82,8 @@ class Provider:
     # What a restore's per-part change counts count: "paths" (files written) or "parts".
     restore_counts = "parts"
     # How the restore role takes its safety copy before a restore: "restore_options" (a backup with the restore's
-    # options) or "present_paths" (a backup of those of the backup's paths that exist under target_root), and the
+    # options), "present_paths" (a backup of those of the backup's paths that exist under target_root) or "none"
+    # (the target holds nothing to copy: the role wants drkit_backup_restore_accept_no_rollback), and the
     # options that restore the safety copy (a rollback).
     safety_copy = "restore_options"
     rollback_options = {}

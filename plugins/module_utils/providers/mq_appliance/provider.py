@@ -67,6 +67,8 @@ class MQApplianceProvider(ApplianceProvider):
     # A secure restore needs exactly the same firmware V.R.M.F (the appliance has no override).
     release_rule = "exact"
     drill_check_name = "mq_appliance"
+    # A secure restore goes only onto a factory-reset appliance, which holds nothing to copy (DESIGN decision 25).
+    safety_copy = "none"
 
     def __init__(self, options, secrets=None):
         super().__init__(options, secrets)

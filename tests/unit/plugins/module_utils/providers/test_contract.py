@@ -102,7 +102,7 @@ def test_its_facts_are_what_the_roles_read(name):
     json.dumps(facts)  # they reach the roles as plain data
     assert facts["kind"] in ("parts", "tool", "appliance") and facts["runs_on"] in ("host", "delegate")
     assert set(facts["restore"]["from_header"]) <= set(facts["restore_options"])
-    assert facts["restore"]["safety_copy"] in ("present_paths", "restore_options")
+    assert facts["restore"]["safety_copy"] in ("present_paths", "restore_options", "none")
     assert set(facts["restore"]["rollback_options"]) <= set(facts["restore_options"])
     assert facts["restore"]["counts"] in ("paths", "parts") and facts["fleet_policy"] in ("inventory", "topology")
     assert (facts["fleet_policy"] == "topology") <= (facts["topology"] is not None)
