@@ -141,10 +141,16 @@ def chown_tree(top: str, uid: int, gid: int):
             os.lchown(os.path.join(where, name), uid, gid)
 
 
+def stream_digest(handle, algorithm: str = "sha256") -> tuple:
+    """(hex digest, size) of what ``handle`` reads to its end, in 1 MiB chunks."""
+    digest, size = hashlib.new(algorithm), 0
+    for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
+
+
 def file_digest(path: str, algorithm: str = "sha256") -> str:
-    """The hex digest of the file at ``path``, read in 1 MiB chunks."""
-    digest = hashlib.new(algorithm)
+    """The hex digest of the file at ``path``."""
     with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return stream_digest(handle, algorithm)[0]

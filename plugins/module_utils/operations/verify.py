@@ -22,7 +22,7 @@ from ansible_collections.drkit.backup.plugins.module_utils.format.verify import 
 from ansible_collections.drkit.backup.plugins.module_utils.host.lock import locked_operation
 from ansible_collections.drkit.backup.plugins.module_utils.host.state import StateDir
 from ansible_collections.drkit.backup.plugins.module_utils.protection.trust import load_trusted
-from ansible_collections.drkit.backup.plugins.module_utils.providers import PROVIDERS, provider_class
+from ansible_collections.drkit.backup.plugins.module_utils.providers import PROVIDERS
 from ansible_collections.drkit.backup.plugins.module_utils.store import catalog
 
 LEVELS = ("checksum", "full")
@@ -77,4 +77,5 @@ def _native_check(source):
         product = source.header().manifest.get("product")
     except (FormatError, InvalidInput):
         return None  # verify_backup says what is wrong with the header
-    return provider_class(product).native_check() if product in PROVIDERS else None
+    provider = PROVIDERS.get(product)
+    return provider.native_check() if provider else None

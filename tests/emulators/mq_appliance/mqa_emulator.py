@@ -77,8 +77,8 @@ def create(argv) -> int:
         for key in ("host_key", "client_key"):
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "mqa-emulator " + key, "-f",
                             home.file("ssh", key)], check=True)
-    config = {"bind": args.bind, "ssh": args.ssh, "name": name, "firmware": args.firmware, "build": args.build, "mtm": args.mtm,
-              "serial": args.serial or secrets.token_hex(4).upper(), "operation_seconds": args.operation_seconds,
+    config = {"bind": args.bind, "ssh": args.ssh, "name": name, "firmware": args.firmware, "build": args.build,
+              "mtm": args.mtm, "serial": args.serial or secrets.token_hex(4).upper(), "operation_seconds": args.operation_seconds,
               "restart_seconds": args.restart_seconds}
     with open(home.file("etc", "appliance.json"), "w", encoding="utf-8") as out:
         json.dump(config, out, indent=2)

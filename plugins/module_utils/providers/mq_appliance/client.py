@@ -108,7 +108,7 @@ class Client:
     def action(self, name, parameters, timeout, interval=0.5, restarts=False) -> dict:
         """Runs an action of the action queue to its end: its final record. With ``restarts`` (a secure
         restore), the appliance going away or refusing the old login once the action ran is its restart:
-        {"status": "restarting"}."""
+        {"status": "restarting", "gone": whether it was seen gone}."""
         accepted = self.call("POST", "/mgmt/actionqueue/default", {name: parameters})
         location = ((accepted.get("_links") or {}).get("location") or {}).get("href")
         if not location:  # answered at once: "Operation completed."
@@ -119,7 +119,7 @@ class Client:
                 pending = self.call("GET", location)
             except MQApplianceError as exc:
                 if restarts and exc.status in (0, 401):
-                    return {"status": "restarting"}
+                    return {"status": "restarting", "gone": exc.status == 0}
                 raise
             status = pending.get("status")
             if status == "error" or pending.get("error"):

@@ -12,8 +12,9 @@ not publish the schema, who signs the manifest or how, so its signature is repor
 
 from __future__ import annotations
 
-import hashlib
 import xml.etree.ElementTree as ET
+
+from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import stream_digest
 
 NAME = "backupmanifest.xml"
 SIGNATURE = "not verifiable off the appliance (IBM does not publish who signs the manifest, or how)"
@@ -82,11 +83,8 @@ class ManifestCheck:
         if part["kind"] == "mq-secure-backup-manifest":
             self.manifest = reader.read()
         elif part["kind"] == "mq-secure-backup-file":
-            digest, size = hashlib.sha1(), 0
-            for chunk in iter(lambda: reader.read(1024 * 1024), b""):
-                digest.update(chunk)
-                size += len(chunk)
-            self.present[part["name"]] = (size, digest.hexdigest())
+            digest, size = stream_digest(reader, "sha1")
+            self.present[part["name"]] = (size, digest)
 
     def problems(self, header) -> list:
         if self.manifest is None:

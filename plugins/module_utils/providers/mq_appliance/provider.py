@@ -101,8 +101,7 @@ class MQApplianceProvider(ApplianceProvider):
 
     def cli(self) -> Session:
         """A login to the appliance's command line (in a drill, the drill appliance's)."""
-        host = self.option("cli_host") or urllib.parse.urlparse(self.box().client.base).hostname
-        return Session(host, self.option("cli_port"), self.option("username"),
+        return Session(self.option("cli_host") or self.host(), self.option("cli_port"), self.option("username"),
                        self._restored_password or self._password(), self.option("cli_host_key"),
                        self.option("cli_ssh_options"), 60)
 
@@ -171,8 +170,7 @@ class MQApplianceProvider(ApplianceProvider):
                                "-s <size> in its mqcli once, or give provider_options.backupfs_size"
                                % self.box().describe())
         try:
-            with self.cli() as session:
-                there = queue_managers(session.run("dspmq"))
+            there = self._queue_managers_there()
         except CliError as exc:
             raise InvalidInput(str(exc)) from None
         missing = [name for name in names if name not in there]
@@ -182,6 +180,18 @@ class MQApplianceProvider(ApplianceProvider):
 
     def _has_backupfs(self) -> bool:
         return bool(self.box().listing("mqbackup", "QMgrs"))
+
+    def _ensure_backupfs(self, session) -> bool:
+        """createbackupfs -s backupfs_size when the appliance has no backup file system (True when it made one)."""
+        if self._has_backupfs():
+            return False
+        session.run("createbackupfs -s %s" % self.option("backupfs_size"), self.option("timeout"))
+        return True
+
+    def _queue_managers_there(self) -> dict:
+        """The queue managers the appliance's CLI lists (dspmq), {name: status}."""
+        with self.cli() as session:
+            return queue_managers(session.run("dspmq"))
 
     def capture_whole(self, backup_type, online):
         box, stage = self.box(), self._stage_dir("backup")
@@ -252,8 +262,8 @@ class MQApplianceProvider(ApplianceProvider):
             return []
         parts = []
         with self.cli() as session:
-            if names and not self._has_backupfs():
-                session.run("createbackupfs -s %s" % self.option("backupfs_size"), timeout)
+            if names:
+                self._ensure_backupfs(session)
             for name in names:
                 said = session.run("mqbackup -m %s -o %s-%s.bak" % (name, prefix, name), timeout)
                 self.warnings += ["%s: %s" % (session.describe(), line) for line in said.splitlines()
@@ -296,8 +306,7 @@ class MQApplianceProvider(ApplianceProvider):
     def count(self, summary=None):
         found = self._count_now()
         if summary and "queue_managers" in summary:
-            with self.cli() as session:
-                found["queue_managers"] = len(queue_managers(session.run("dspmq")))
+            found["queue_managers"] = len(self._queue_managers_there())
         return found
 
     # --- restore ----------------------------------------------------------------------------------------------
@@ -356,8 +365,7 @@ class MQApplianceProvider(ApplianceProvider):
             problems.append("%s has no backup file system (mqbackup:///QMgrs), which mqrestore reads from: give "
                             "provider_options.backupfs_size (a reinitialize removes it)" % self.box().describe())
         try:
-            with self.cli() as session:
-                there = queue_managers(session.run("dspmq"))
+            there = self._queue_managers_there()
         except CliError as exc:
             return problems + [str(exc)]
         clash = [name for name in names if name in there]
@@ -408,12 +416,12 @@ class MQApplianceProvider(ApplianceProvider):
             box.upload("temporary", "%s/%s" % (folder, item["name"]), os.path.join(stage_dir, item["name"]))
         source = "temporary:///%s/" % folder
         box.secure_restore(name, source, True, timeout)  # the appliance's own check first: it changes nothing
-        box.secure_restore(name, source, False, timeout)
+        restored = box.secure_restore(name, source, False, timeout)
         actions = ["installed credential %s on %s" % (name, box.describe()),
                    "the appliance validated and restored the secure backup of serial %s"
                    % native["appliance"].get("serial")]
         deadline = time.monotonic() + timeout
-        self._wait_restarted(deadline)
+        self._wait_restarted(deadline, seen=bool(restored.get("gone")))
         box.client.login(FACTORY_PASSWORD)
         wanted = self.secrets.get("restored_password") or self._password()
         while True:
@@ -446,8 +454,7 @@ class MQApplianceProvider(ApplianceProvider):
             return []
         box, timeout, actions = self.box(), self.option("timeout"), []
         with self.cli() as session:
-            if names and not self._has_backupfs():
-                session.run("createbackupfs -s %s" % self.option("backupfs_size"), timeout)
+            if names and self._ensure_backupfs(session):
                 actions.append("created a backup file system of %s" % self.option("backupfs_size"))
             for name in names:
                 path = "QMgrs/drkit-restore-%s.bak" % name
@@ -469,12 +476,12 @@ class MQApplianceProvider(ApplianceProvider):
                 actions.append("restored the messaging users with userrestore")
         return actions
 
-    def _wait_restarted(self, deadline):
-        """A secure restore restarts the appliance: wait until it has gone (for up to 30 s: it may have restarted
-        before anyone looked), then until it answers again."""
+    def _wait_restarted(self, deadline, seen):
+        """A secure restore restarts the appliance: unless its action already ``seen`` it gone, wait until it has
+        gone (for up to 30 s: it may have restarted before anyone looked), then until it answers again."""
         client = self.box().client
         grace = min(deadline, time.monotonic() + 30)
-        while time.monotonic() < grace and client.answers():
+        while not seen and time.monotonic() < grace and client.answers():
             time.sleep(0.2)
         while not client.answers():
             if time.monotonic() >= deadline:
