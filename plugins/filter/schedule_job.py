@@ -83,18 +83,19 @@ import re
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.drkit.backup.plugins.module_utils.scheduled import JOB_NAME, SCHEMA_VERSION
+from ansible_collections.drkit.backup.plugins.module_utils.store.catalog import DEFAULT_ROOT
+from ansible_collections.drkit.backup.plugins.module_utils.store.retention import RULES
 
 KINDS = ("backup", "prune", "drill")
 FIELDS = ("name", "state", "kind", "calendar", "cron", "randomized_delay", "backup", "retention", "dest",
           "playbook", "inventory", "ansible_playbook")
-RETENTION = ("last", "hourly", "daily", "weekly", "monthly", "yearly", "within")
+RETENTION = RULES + ("within",)  # backup_prune's keep_<rule>
 SHORTHANDS = {"hourly": "0 * * * *", "daily": "0 0 * * *", "weekly": "0 0 * * 1", "monthly": "0 0 1 * *",
               "yearly": "0 0 1 1 *"}
 WEEKDAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
 # [Weekday[,Weekday...] ]*-*-* HH:MM[:00], the calendars that have a cron form besides the shorthands.
 SIMPLE_CALENDAR = re.compile(r"^(?:(?P<days>[A-Z][a-z]{2}(?:,[A-Z][a-z]{2})*) )?\*-\*-\* "
                              r"(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2})(?::00)?$")
-DEFAULT_DEST = "/var/lib/drkit/backups"
 
 
 def _fail(job, message):
@@ -151,7 +152,7 @@ def _steps(job, kind, settings) -> list:
         if not isinstance(backup, dict) or not backup.get("provider"):
             _fail(job, "a backup job needs backup, the options of drkit.backup.backup, with provider")
         steps.append({"module": "backup", "args": dict(backup, state_dir=state_dir)})
-    dest = job.get("dest") or (backup or {}).get("dest") or DEFAULT_DEST
+    dest = job.get("dest") or (backup or {}).get("dest") or DEFAULT_ROOT
     if retention:
         steps.append({"module": "backup_prune", "args": _prune_args(job, retention, dest, state_dir)})
     elif kind == "prune":

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.drkit.backup.plugins.module_utils.common.errors import DrkitError, PartialFailure
+from ansible_collections.drkit.backup.plugins.module_utils.common.errors import (
+    DrkitError, PartialFailure, os_error_message)
 from ansible_collections.drkit.backup.plugins.module_utils.format.codec import HAS_ZSTANDARD, ZSTANDARD_IMPORT_ERROR
 from ansible_collections.drkit.backup.plugins.module_utils.host.services import DEFAULT_START, DEFAULT_STOP
 from ansible_collections.drkit.backup.plugins.module_utils.host.state import DEFAULT_STATE_DIR
@@ -103,8 +104,7 @@ def run(module, operation, libraries=True, **kwargs):
     except DrkitError as exc:
         module.fail_json(msg=str(exc))
     except OSError as exc:
-        # Permissions, missing directories and the like: name the path, no traceback.
-        module.fail_json(msg="%s%s" % (exc.strerror or exc, ": %s" % exc.filename if exc.filename else ""))
+        module.fail_json(msg=os_error_message(exc))
     # The engine's warnings (an interrupted earlier run, for one) go through Ansible's own channel.
     for warning in result.pop("warnings", None) or []:
         module.warn(warning)

@@ -34,7 +34,8 @@ import sys
 import time
 
 from ansible_collections.drkit.backup.plugins.module_utils.common import canonjson
-from ansible_collections.drkit.backup.plugins.module_utils.common.errors import DrkitError, OperationInProgress
+from ansible_collections.drkit.backup.plugins.module_utils.common.errors import (
+    DrkitError, OperationInProgress, os_error_message)
 from ansible_collections.drkit.backup.plugins.module_utils.common.fsutil import private_dir, write_atomic
 from ansible_collections.drkit.backup.plugins.module_utils.common.timeutil import rfc3339, utc_now
 from ansible_collections.drkit.backup.plugins.module_utils.host.state import DEFAULT_STATE_DIR, StateDir
@@ -245,7 +246,7 @@ def main(argv=None) -> int:
         log.error("%s", exc)
         return FAILED
     except OSError as exc:
-        log.error("%s%s", exc.strerror or exc, ": %s" % exc.filename if exc.filename else "")
+        log.error("%s", os_error_message(exc))
         return FAILED
 
 

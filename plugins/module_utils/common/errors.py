@@ -61,3 +61,8 @@ class PartialFailure(DrkitError):
     def __init__(self, message: str, result: dict):
         super().__init__(message)
         self.result = result
+
+
+def os_error_message(exc: OSError) -> str:
+    """An OSError (permissions, a missing directory) as one line naming the path, with no traceback."""
+    return "%s%s" % (exc.strerror or exc, ": %s" % exc.filename if exc.filename else "")
