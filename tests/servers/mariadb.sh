@@ -27,7 +27,9 @@ case $action in
       if mariadb-admin --no-defaults --socket="$socket" -u root ping >/dev/null 2>&1; then exit 0; fi
       sleep 0.5
     done
-    echo "mariadb did not start: see $dir/error.log" >&2
+    # The log says why (a port in use, a data directory it cannot reach): CI shows only what is printed.
+    echo "mariadb did not start on port $port; the end of $dir/error.log:" >&2
+    tail -n 20 "$dir/error.log" >&2 2>/dev/null || echo "(no error.log: mariadbd did not run)" >&2
     exit 1
     ;;
   stop)
