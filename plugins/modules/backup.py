@@ -319,6 +319,32 @@ EXAMPLES = r"""
   drkit.backup.backup:
     state: absent
     name: files-full-2026-11-01-02-00-00
+
+# While a backup runs, backup_info's operation.progress says how far it has got.
+- name: Start a long backup in the background
+  drkit.backup.backup:
+    provider: postgresql
+    provider_options: {databases: [keycloak]}
+  async: 7200
+  poll: 0
+  register: started
+
+- name: Follow it (the part, bytes done and expected, the time left)
+  drkit.backup.backup_info:
+    path: /var/lib/drkit/backups
+    state_dir: /var/lib/drkit
+  register: status
+  until: status.operation is none or status.operation.progress.percent | default(0) > 50
+  retries: 600
+  delay: 5
+
+- name: Wait for its result
+  ansible.builtin.async_status:
+    jid: "{{ started.ansible_job_id }}"
+  register: finished
+  until: finished.finished
+  retries: 1440
+  delay: 5
 """
 
 RETURN = r"""

@@ -157,20 +157,41 @@ operation:
       description: When it started (UTC, RFC 3339).
       type: str
     stage:
-      description: Where it is (for a backup V(capture) or V(seal); for a restore V(verify) or V(restore)).
+      description:
+        - Where it is (for a backup V(capture), V(seal) or V(all); for a restore V(verify), V(stage) or
+          V(commit)).
       type: str
     services_stopped:
       description: The services it has stopped and not yet started again.
       type: list
       elements: str
+    progress:
+      description:
+        - How far its data has got, written at most once a second (absent before the first bytes flow): what
+          to poll while a backup or restore runs under C(async).
+        - C(bytes_total) is the expected plaintext size (an estimate for an online backup; V(null) when the
+          provider cannot tell), so C(bytes_done) may pass it; C(percent) and C(eta_seconds) (the time left at
+          the rate so far) are V(null) until they can be told.
+      type: dict
+      contains:
+        stage: {description: The stage the figures belong to., type: str}
+        part: {description: The part being written or read., type: str}
+        parts_done: {description: The parts finished., type: int}
+        bytes_done: {description: Plaintext bytes so far., type: int}
+        bytes_total: {description: Plaintext bytes expected., type: int}
+        percent: {description: C(bytes_done) of C(bytes_total), at most 100., type: float}
+        eta_seconds: {description: The time left at the rate so far., type: float}
+        updated_at: {description: When the figures were written (UTC, RFC 3339)., type: str}
   sample:
     operation: backup
     name: files-full-2026-11-23-02-00-00
     pid: 4242
     host: idm2.example.test
     started_at: "2026-11-23T02:00:00.102030Z"
-    stage: capture
-    services_stopped: [slapd]
+    stage: seal
+    services_stopped: []
+    progress: {stage: seal, part: var_lib_dirsrv.tar, parts_done: 1, bytes_done: 734003200,
+               bytes_total: 2147483648, percent: 34.2, eta_seconds: 97.5, updated_at: "2026-11-23T02:01:50.000000Z"}
 interrupted:
   description:
     - The record of a run that ended without starting every service it had stopped (it was killed, or a start

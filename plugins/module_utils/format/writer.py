@@ -36,8 +36,11 @@ class BackupWriter:
     """
 
     def __init__(self, root, manifest, data_key, slots, pool, level=DEFAULT_LEVEL,
-                 chunk_size=DEFAULT_CHUNK_SIZE, hash_plaintext=False, signer=None, estimate=None):
+                 chunk_size=DEFAULT_CHUNK_SIZE, hash_plaintext=False, signer=None, estimate=None, progress=None):
         self.root = root
+        # Told (part, plaintext bytes so far, parts done, force) after each write: host/state.py Operation.progress.
+        self._progress = progress
+        self._plain_done = 0
         self._estimate = estimate
         self.name = manifest["name"]
         self.final = os.path.join(root, self.name)
@@ -85,7 +88,8 @@ class BackupWriter:
         with os.fdopen(fd, "wb", buffering=1 << 20) as out:
             writer = PartWriter(out, codec, self._pool, hash_plaintext=self._hash_plaintext)
             try:
-                yield writer
+                yield writer if self._progress is None else _Told(writer, lambda: self._progress(
+                    name, self._plain_done + writer.tell(), len(self._manifest["parts"])))
                 writer.close()
             except BaseException:
                 writer.abort()
@@ -101,6 +105,9 @@ class BackupWriter:
         if writer.sha256:
             entry["sha256"] = writer.sha256
         self._manifest["parts"].append(entry)
+        self._plain_done += writer.size
+        if self._progress is not None:
+            self._progress(name, self._plain_done, len(self._manifest["parts"]), True)
 
     def annotate(self, fields: dict):
         """Adds manifest fields known only after capture (the product's version, roles ...)."""
@@ -125,3 +132,19 @@ class BackupWriter:
         faults.checkpoint("writer.renamed")
         fsync_path(self.root)
         return self.final
+
+
+class _Told:
+    """A part's writer that tells the backup's progress after each write."""
+
+    def __init__(self, writer, tell):
+        self._writer = writer
+        self._tell = tell
+
+    def write(self, data):
+        written = self._writer.write(data)
+        self._tell()
+        return written
+
+    def __getattr__(self, name):
+        return getattr(self._writer, name)

@@ -11,9 +11,10 @@ The host's state directory (default ``/var/lib/drkit``, root-only) holds:
   (removing a lock file that others may have open breaks the lock).
 - ``operation.json``: the running operation's record: what it is (backup,
   restore, prune, services), the backup it works on, its pid, host, start time,
-  stage, and the services it has stopped. A service is recorded *before* its
-  stop command is issued and removed once its start command has returned, so
-  the record never misses a service that may be down.
+  stage, its progress (part, bytes done and expected, ETA) and the services it
+  has stopped. A service is recorded *before* its stop command is issued and
+  removed once its start command has returned, so the record never misses a
+  service that may be down.
 - ``interrupted.json``: services that a run left stopped (it was killed, or a
   start command failed), with that run's record. A service leaves this list
   when a later run starts it again; the file goes when the list is empty.
@@ -56,6 +57,7 @@ INTERRUPTED = "interrupted.json"
 LOCK_WAIT = 2.0
 LOCK_POLL = 0.05
 MAX_RECORD_BYTES = 1 << 20
+PROGRESS_EVERY = 1.0  # seconds between two writes of a running operation's progress
 
 
 def describe(record) -> str:
@@ -86,10 +88,32 @@ class Operation:
         self.warnings = []
         # Why services still recorded as stopped at the end are left so (kept in interrupted.json).
         self.leave_reason = "it ended with services it could not start"
+        self.bytes_total = None  # what the data's size is expected to be, once known (for the ETA)
+        self._flow_began = None
+        self._told_at = None
 
     def update(self, **fields):
         self.record.update(fields)
         self._state.write_record(OPERATION, self.record)
+
+    def progress(self, part: str, bytes_done: int, parts_done: int, force=False):
+        """Notes how far the data has got in ``progress`` of the record, which backup_info shows while an async
+        task runs: at most every ``PROGRESS_EVERY`` seconds (and when ``force``, at a part's end), so that the
+        pipeline is not slowed by its own record. The ETA assumes the rate so far holds."""
+        now = time.monotonic()
+        if self._flow_began is None:
+            self._flow_began = now
+        if not force and self._told_at is not None and now - self._told_at < PROGRESS_EVERY:
+            return
+        self._told_at = now
+        total = self.bytes_total
+        rate = bytes_done / (now - self._flow_began) if bytes_done and now > self._flow_began else None
+        left = max(total - bytes_done, 0) if total is not None else None
+        self.update(progress={
+            "stage": self.record.get("stage"), "part": part, "parts_done": parts_done, "bytes_done": bytes_done,
+            "bytes_total": total, "percent": min(round(100.0 * bytes_done / total, 1), 100.0) if total else None,
+            "eta_seconds": round(left / rate, 1) if rate and left is not None else None,
+            "updated_at": rfc3339(utc_now())})
 
     # The journal that services.stopped() keeps.
     def stopping(self, service: str):

@@ -232,7 +232,7 @@ def create_backup(keystore, provider, provider_options=None, backup_type="full",
         manifest = plan.manifest(name, moment)
         began = time.monotonic()
         if plan.whole:
-            result = _backup_whole(plan, manifest, compression_level)
+            result = _backup_whole(plan, manifest, compression_level, operation)
         elif stage == "capture":
             result = capture_raw(plan, manifest, control, operation).result()
         elif plan.services:
@@ -240,11 +240,11 @@ def create_backup(keystore, provider, provider_options=None, backup_type="full",
             capture = capture_raw(plan, manifest, control, operation, durable=False)
             try:
                 operation.update(stage="seal")
-                result = seal(capture, compression_level, plan.protection.signer)
+                result = seal(capture, compression_level, plan.protection.signer, operation=operation)
             finally:
                 capture.remove()
         else:
-            result = _write_streaming(plan, manifest, compression_level)
+            result = _write_streaming(plan, manifest, compression_level, operation)
         result["duration_seconds"] = round(time.monotonic() - began, 3)
         result["stage"] = stage
         result["stops_services"] = plan.stops_services
@@ -268,13 +268,15 @@ def _check_capture_space(plan):
                       "(temp_dir) to a larger file system" % (plan.temp_dir, free >> 20, -(-estimate >> 20)))
 
 
-def _write_streaming(plan, manifest, compression_level):
+def _write_streaming(plan, manifest, compression_level, operation):
     """Online: each part goes from the provider through the pipeline into the backup."""
     data_key, slots = plan.protection.new_data_key(manifest["id"])
+    # The total of the progress (and what a full disk's message asks for); the files provider walks its tree.
+    operation.bytes_total = plan.provider.estimate_size(plan.backup_type)
     with worker_pool() as pool:
         with BackupWriter(plan.dest, manifest, data_key, slots, pool, level=compression_level,
-                          signer=plan.protection.signer,
-                          estimate=lambda: plan.provider.estimate_size(plan.backup_type)) as writer:
+                          signer=plan.protection.signer, estimate=operation.bytes_total,
+                          progress=operation.progress) as writer:
             try:
                 for part in plan.provider.parts(plan.backup_type):
                     faults.checkpoint("capture.part")
@@ -287,16 +289,18 @@ def _write_streaming(plan, manifest, compression_level):
     return {"changed": True, "path": path, "backup": writer.header.summary(), "capture": None}
 
 
-def _backup_whole(plan, manifest, level):
+def _backup_whole(plan, manifest, level, operation):
     """The product makes its backup (its tool stops and starts its services itself); then its files are sealed."""
     provider = plan.provider
     capture = provider.capture_whole(plan.backup_type, plan.online)
     data_key, slots = plan.protection.new_data_key(manifest["id"])
     committed = False
     try:
+        operation.update(stage="seal")
+        operation.bytes_total = sum(os.path.getsize(raw_path) for _part, raw_path in capture.parts)
         with worker_pool() as pool:
             with BackupWriter(plan.dest, manifest, data_key, slots, pool, level=level,
-                              signer=plan.protection.signer) as writer:
+                              signer=plan.protection.signer, progress=operation.progress) as writer:
                 writer.annotate(capture.manifest)
                 try:
                     for part, raw_path in capture.parts:

@@ -87,11 +87,21 @@ def _restore_parts(source, header, unlocker, provider, selected, check_mode, tru
     staged beside their targets; only a backup that verified whole is committed, services down for that alone."""
     changes = {}
     staging = None if check_mode else Staging(state.path, header.name)
+    done = [0]  # plaintext bytes of the selected parts staged so far
+    if operation is not None:
+        operation.bytes_total = sum(header.part(name)["size"] for name in selected)
 
     def read(part, reader):
-        if part["name"] in selected:
-            changes[part["name"]] = provider.plan_part(part, reader) if staging is None else \
-                provider.stage_part(part, reader, staging)
+        if part["name"] not in selected:
+            return
+        if staging is None:
+            changes[part["name"]] = provider.plan_part(part, reader)
+            return
+        operation.update(stage="stage")
+        told = _ToldReader(reader, lambda count: operation.progress(part["name"], done[0] + count, len(changes)))
+        changes[part["name"]] = provider.stage_part(part, told, staging)
+        done[0] += told.count
+        operation.progress(part["name"], done[0], len(changes), True)
 
     try:
         header, problems = verify_backup(source, pool, unlocker, full=True, consumer=read, trusted=trusted)
@@ -161,3 +171,27 @@ def _restore_whole(source, header, unlocker, provider, check_mode, trusted, pool
     if provider.warnings:
         result["warnings"] = list(provider.warnings)
     return result
+
+
+class _ToldReader:
+    """A part's plaintext reader that tells how much of it was read (the restore's progress)."""
+
+    def __init__(self, reader, tell):
+        self._reader = reader
+        self._tell = tell
+        self.count = 0
+
+    def read(self, size=-1):
+        data = self._reader.read(size)
+        self.count += len(data)
+        self._tell(self.count)
+        return data
+
+    def readinto(self, buffer):
+        count = self._reader.readinto(buffer)
+        self.count += count or 0
+        self._tell(self.count)
+        return count
+
+    def __getattr__(self, name):
+        return getattr(self._reader, name)

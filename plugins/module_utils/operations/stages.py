@@ -100,8 +100,9 @@ def capture_raw(plan, manifest, control, operation, durable=True) -> Capture:
     return Capture(path, record)
 
 
-def seal(capture, compression_level, signer=None, signing_key_passphrase=None) -> dict:
-    """Compresses and encrypts the raw parts into the backup; removes each raw part once it is written."""
+def seal(capture, compression_level, signer=None, signing_key_passphrase=None, operation=None) -> dict:
+    """Compresses and encrypts the raw parts into the backup; removes each raw part once it is written.
+    ``operation``: the running operation, told the progress."""
     record = capture.record
     dest = record["dest"]
     if signer is None and record.get("signing"):
@@ -113,8 +114,11 @@ def seal(capture, compression_level, signer=None, signing_key_passphrase=None) -
             raise InvalidInput("cannot seal capture %s: %s already exists" % (capture.path, taken))
     data_key = capture.data_key()
     with worker_pool() as pool:
+        if operation is not None:
+            operation.bytes_total = record["size"]
         with BackupWriter(dest, manifest, data_key, record["keySlots"], pool, level=compression_level,
-                          signer=signer, estimate=record["size"]) as writer:
+                          signer=signer, estimate=record["size"],
+                          progress=operation.progress if operation is not None else None) as writer:
             for part in record["parts"]:
                 raw_path = capture.raw(part["name"])
                 with open(raw_path, "rb") as raw, writer.part(part["name"], part["kind"], **part["extra"]) as out:
@@ -155,7 +159,7 @@ def seal_backup(capture, dest=None, compression_level=DEFAULT_LEVEL, state_dir=N
                           dest=loaded.record["dest"]) as operation:
         began = time.monotonic()
         try:
-            result = seal(loaded, compression_level, signing_key_passphrase=signing_key_passphrase)
+            result = seal(loaded, compression_level, signing_key_passphrase=signing_key_passphrase, operation=operation)
         except (KeyNotFound, InvalidInput):
             raise  # nothing was consumed: the capture can be sealed once the cause is fixed
         except BaseException as exc:
