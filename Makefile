@@ -9,6 +9,9 @@
 #   make unit         pytest tests/unit
 #   make reliability  the whole reliability suite (make test runs its quick subset)
 #   make integration  ansible-test integration (tests/integration/targets) on a copy of the tree
+#   make awx          awx_setup.yml against the awx.awx modules' argument specs, its lint, the execution
+#                     environment's build context (tests/awx; its own venv .build/awx-venv, requirements-awx.txt)
+#   make ee-context   the execution environment's build context in .build/ee/context (ansible-builder create)
 #   make molecule     both molecule scenarios (make molecule-default, make molecule-freeipa):
 #                     default: the fleet, sshd + slapd hosts on 127.0.0.11-14;
 #                     freeipa: an IdM cluster of emulated servers (real slapd) behind sshd on 127.0.0.21-23
@@ -43,16 +46,19 @@ export PATH := $(VENV)/bin:$(PATH)
 # ends (ok or failed) print the stage's elapsed time and record it in $(TIMES).
 stage = @t0=$$EPOCHREALTIME; trap 'rc=$$?; cd $(ROOT); hack/stage-time $(1) $$t0 $$rc' EXIT; set -x
 
-STAGES := venv deps collection sanity lint unit reliability-subset integration molecule-default molecule-freeipa
+AWX_VENV    := $(BUILD)/awx-venv
+AWX_STAMP   := $(AWX_VENV)/.requirements.stamp
+
+STAGES := venv deps collection sanity lint awx unit reliability-subset integration molecule-default molecule-freeipa
 # make test runs these beside the unit tests (DESIGN decision 14: they read a copy of the tree and start no server,
 # and on 2 cores the unit tests took as long with them as without), their output shown when they end.
-BESIDE_UNIT := sanity lint
+BESIDE_UNIT := sanity lint awx
 
 # `make test` runs each stage in its own make; NODEPS=1 keeps unit, lint...
 # from re-running venv and collection (already done, in order) each time.
 needs = $(if $(NODEPS),,$(1))
 
-.PHONY: test $(STAGES) molecule reliability demo bench provider-docs clean distclean
+.PHONY: test $(STAGES) awx-venv ee-context molecule reliability demo bench provider-docs clean distclean
 
 test:
 	@rm -f $(TIMES)
@@ -133,6 +139,29 @@ lint: $(call needs,venv collection)
 unit: $(call needs,venv deps collection)
 	$(call stage,unit)
 	PYTHONPATH=$(COLLECTIONS) pytest tests/unit
+
+# The AWX tests' venv (DESIGN decision 32): awx.awx from PyPI's ansible package, and ansible-builder.
+awx-venv:
+	[ -x $(AWX_VENV)/bin/python ] || python3 -m venv $(AWX_VENV)
+	if [ ! -e $(AWX_STAMP) ] || [ requirements-awx.txt -nt $(AWX_STAMP) ]; then
+	  $(AWX_VENV)/bin/python -m pip install --quiet pip==$(PIP_VERSION)
+	  $(AWX_VENV)/bin/python -m pip install --quiet -r requirements-awx.txt
+	  touch $(AWX_STAMP)
+	fi
+
+# No AWX runs here: tests/awx holds awx_setup.yml to the modules' argument specs and writes the EE's context.
+awx: $(call needs,venv collection)
+	$(call stage,awx)
+	$(MAKE) --no-print-directory awx-venv
+	DRKIT_AWX_VENV=$(AWX_VENV) PYTHONPATH=$(COLLECTIONS) pytest -q -p no:cacheprovider tests/awx
+
+# The collection's tarball and the execution environment's build context (then: podman build .build/ee/context).
+ee-context: $(call needs,venv)
+	$(MAKE) --no-print-directory awx-venv
+	rm -rf $(BUILD)/ee && mkdir -p $(BUILD)/ee
+	ansible-galaxy collection build --force --output-path $(BUILD)/ee .
+	mv $(BUILD)/ee/drkit-backup-*.tar.gz $(BUILD)/ee/drkit-backup.tar.gz
+	$(AWX_VENV)/bin/ansible-builder create -f execution-environment.yml -c $(BUILD)/ee/context --output-filename Containerfile
 
 # The reliability suite (tests/reliability): faults, corruption, fuzzing, bad input, secrets, counted in one
 # summary line. make test runs its quick subset; make reliability runs all of it.

@@ -167,21 +167,37 @@ operation:
       elements: str
     progress:
       description:
-        - How far its data has got, written at most once a second (absent before the first bytes flow): what
-          to poll while a backup or restore runs under C(async).
+        - How far its data has got, written at most once a second (absent before the first bytes flow); poll it
+          while a backup or restore runs under C(async).
         - C(bytes_total) is the expected plaintext size (an estimate for an online backup; V(null) when the
           provider cannot tell), so C(bytes_done) may pass it; C(percent) and C(eta_seconds) (the time left at
           the rate so far) are V(null) until they can be told.
       type: dict
       contains:
-        stage: {description: The stage the figures belong to., type: str}
-        part: {description: The part being written or read., type: str}
-        parts_done: {description: The parts finished., type: int}
-        bytes_done: {description: Plaintext bytes so far., type: int}
-        bytes_total: {description: Plaintext bytes expected., type: int}
-        percent: {description: C(bytes_done) of C(bytes_total), at most 100., type: float}
-        eta_seconds: {description: The time left at the rate so far., type: float}
-        updated_at: {description: When the figures were written (UTC, RFC 3339)., type: str}
+        stage:
+          description: The stage the figures belong to.
+          type: str
+        part:
+          description: The part being written or read.
+          type: str
+        parts_done:
+          description: The parts finished.
+          type: int
+        bytes_done:
+          description: Plaintext bytes so far.
+          type: int
+        bytes_total:
+          description: Plaintext bytes expected.
+          type: int
+        percent:
+          description: C(bytes_done) of C(bytes_total) in percent, at most 100.
+          type: float
+        eta_seconds:
+          description: The time left at the rate so far.
+          type: float
+        updated_at:
+          description: When the figures were written (UTC, RFC 3339).
+          type: str
   sample:
     operation: backup
     name: files-full-2026-11-23-02-00-00
