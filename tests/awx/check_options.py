@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Checks every awx.awx task of the given playbooks against the module's own argument spec, as ``ansible-doc -j``
 of the installed awx.awx collection prints it (issue 20: no AWX server runs here, so the field names are held to
 the modules' documentation). For each task: the module exists; every option it passes is an option or an alias
@@ -7,7 +6,7 @@ choices; every required option is given. A loop over written-out items is checke
 which the modules pass to AWX as it is, is held to AWX's own description of it (awx/api/templates/api/
 job_template_survey_spec.md in ansible/awx: name, description and spec; each question's fields and types).
 
-    check_options.py ANSIBLE_DOC PLAYBOOK...    exit 0 when every task fits, 1 with one line per misfit
+    python check_options.py ANSIBLE_DOC PLAYBOOK...    exit 0 when every task fits, 1 with one line per misfit
 """
 
 import json

@@ -289,6 +289,14 @@ def _write_streaming(plan, manifest, compression_level, operation):
     return {"changed": True, "path": path, "backup": writer.header.summary(), "capture": None}
 
 
+def _files_size(paths):
+    """What the files take, or None when one cannot be read (the copy below then says why)."""
+    try:
+        return sum(os.path.getsize(path) for path in paths)
+    except OSError:
+        return None
+
+
 def _backup_whole(plan, manifest, level, operation):
     """The product makes its backup (its tool stops and starts its services itself); then its files are sealed."""
     provider = plan.provider
@@ -297,7 +305,7 @@ def _backup_whole(plan, manifest, level, operation):
     committed = False
     try:
         operation.update(stage="seal")
-        operation.bytes_total = sum(os.path.getsize(raw_path) for _part, raw_path in capture.parts)
+        operation.bytes_total = _files_size(raw_path for _part, raw_path in capture.parts)
         with worker_pool() as pool:
             with BackupWriter(plan.dest, manifest, data_key, slots, pool, level=level,
                               signer=plan.protection.signer, progress=operation.progress) as writer:
