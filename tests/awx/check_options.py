@@ -4,7 +4,9 @@ the modules' documentation). For each task: the module exists; every option it p
 (in suboptions too, where the value is written out); a written-out value is of the option's type and among its
 choices; every required option is given. A loop over written-out items is checked item by item. A survey_spec,
 which the modules pass to AWX as it is, is held to AWX's own description of it (awx/api/templates/api/
-job_template_survey_spec.md in ansible/awx: name, description and spec; each question's fields and types).
+job_template_survey_spec.md in ansible/awx: name, description and spec; each question's fields and types), and a
+notification_configuration to its backend's init_parameters (awx/main/notifications/email_backend.py and
+webhook_backend.py: AWX refuses a configuration that lacks a field with no default, or has one more).
 
     python check_options.py ANSIBLE_DOC PLAYBOOK...    exit 0 when every task fits, 1 with one line per misfit
 """
@@ -21,6 +23,12 @@ ITEM = re.compile(r"^\{\{\s*item\.(\w+)\s*\}\}$")
 SURVEY_FIELDS = {"type", "question_name", "question_description", "variable", "required", "default", "min", "max",
                  "choices", "new_question"}
 SURVEY_TYPES = {"text", "textarea", "password", "integer", "float", "multiplechoice", "multiselect"}
+NOTIFICATION_FIELDS = {  # field: whether AWX has a default for it
+    "email": {"host": False, "port": False, "username": False, "password": False, "use_tls": False, "use_ssl": False,
+              "sender": False, "recipients": False, "timeout": True},
+    "webhook": {"url": False, "headers": False, "http_method": True, "disable_ssl_verification": True,
+                "username": True, "password": True},
+}
 TYPES = {"str": str, "dict": dict, "list": list, "bool": bool, "int": int, "float": (int, float), "path": str}
 
 
@@ -141,6 +149,18 @@ def check_survey(args, where, problems):
                                                                            ", ".join(sorted(SURVEY_TYPES))))
 
 
+def check_notification(args, where, problems):
+    fields = NOTIFICATION_FIELDS.get(args.get("notification_type"))
+    config = args.get("notification_configuration")
+    if fields is None or not isinstance(config, dict):
+        return
+    for key in sorted(set(config) - set(fields)):
+        problems.append("%s.notification_configuration: %s is not a field of AWX's %s backend"
+                        % (where, key, args["notification_type"]))
+    for key in sorted(name for name, has_default in fields.items() if not has_default and name not in config):
+        problems.append("%s.notification_configuration: AWX's %s backend needs %s" % (where, args["notification_type"], key))
+
+
 def check(ansible_doc, playbooks):
     """(problems, the number of tasks checked)."""
     found = [(path,) + task for path in playbooks for task in awx_tasks(path)]
@@ -157,6 +177,7 @@ def check(ansible_doc, playbooks):
             at = where + ("[item %d]" % index if item is not None else "")
             check_options(substitute(args, item), options, at, problems)
             check_survey(substitute(args, item), at, problems)
+            check_notification(substitute(args, item), at, problems)
     return problems, len(found)
 
 

@@ -1,8 +1,13 @@
 """The running operation's progress in operation.json (host/state.py Operation.progress), as backup_info shows it
 while an async backup or restore runs: throttled, with a total, a percentage and an ETA from the rate so far."""
 
+import os
+
 from ansible_collections.drkit.backup.plugins.module_utils.host import state as state_module
 from ansible_collections.drkit.backup.plugins.module_utils.host.state import StateDir
+from ansible_collections.drkit.backup.plugins.module_utils.operations.backup import create_backup
+from ansible_collections.drkit.backup.plugins.module_utils.operations.restore import restore_backup
+from ansible_collections.drkit.backup.plugins.module_utils.protection.slots import Unlocker
 
 
 class Clock:
@@ -61,3 +66,33 @@ def test_without_a_total_there_is_no_percentage_or_eta_and_past_it_none_is_negat
     operation.progress("dump.sql", 600, 0)
     progress = state.read_record(state_module.OPERATION)["progress"]
     assert progress["percent"] == 100.0 and progress["eta_seconds"] == 0.0
+
+
+def told(monkeypatch):
+    """Every progress call an operation makes: (stage, part, bytes done, parts done, bytes total)."""
+    calls = []
+    real = state_module.Operation.progress
+
+    def spy(self, part, bytes_done, parts_done, force=False):
+        calls.append((self.record.get("stage"), part, bytes_done, parts_done, self.bytes_total))
+        return real(self, part, bytes_done, parts_done, force)
+    monkeypatch.setattr(state_module.Operation, "progress", spy)
+    return calls
+
+
+def test_a_backup_and_its_restore_tell_their_progress_up_to_the_whole_part(tmp_path, monkeypatch, keystore):
+    data = tmp_path / "app"
+    data.mkdir()
+    (data / "blob").write_bytes(os.urandom(3 << 20))
+    calls = told(monkeypatch)
+    backup = create_backup(keystore, "files", {"paths": [str(data)]}, dest=str(tmp_path / "b"),
+                           state_dir=str(tmp_path / "state"))
+    size = backup["backup"]["parts"][0]["size"]
+    # Each write of the tar stream, then the part's end: growing to the part's size, against the tree's estimate.
+    assert [call[2] for call in calls] == sorted(call[2] for call in calls) and calls[-1][2] == size
+    assert calls[-1][3] == 1 and {call[4] for call in calls} == {calls[0][4]} and calls[0][4] >= 3 << 20
+    del calls[:]
+    restore_backup(Unlocker(keystore), backup["path"], provider_options={"target_root": str(tmp_path / "r")},
+                   state_dir=str(tmp_path / "state"))
+    assert calls and all(call[0] == "stage" and call[4] == size for call in calls)
+    assert [call[2] for call in calls] == sorted(call[2] for call in calls) and calls[-1][2:4] == (size, 1)
