@@ -84,7 +84,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.drkit.backup.plugins.module_utils.scheduled import JOB_NAME, SCHEMA_VERSION
 from ansible_collections.drkit.backup.plugins.module_utils.store.catalog import DEFAULT_ROOT
-from ansible_collections.drkit.backup.plugins.module_utils.store.retention import RULES
+from ansible_collections.drkit.backup.plugins.module_utils.store.retention import RULES, UNLIMITED
 
 KINDS = ("backup", "prune", "drill")
 FIELDS = ("name", "state", "kind", "calendar", "cron", "randomized_delay", "backup", "retention", "dest",
@@ -125,8 +125,8 @@ def _prune_args(job, retention, dest, state_dir) -> dict:
     for rule, value in retention.items():
         if rule == "within":
             args["keep_within"] = str(value)
-        elif not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            _fail(job, "retention %s must be a whole number, not %r" % (rule, value))
+        elif not isinstance(value, int) or isinstance(value, bool) or value < UNLIMITED:
+            _fail(job, "retention %s must be a whole number, 0 or more (or -1 for no limit), not %r" % (rule, value))
         else:
             args["keep_" + rule] = value
     return args

@@ -42,6 +42,9 @@ def test_a_jobs_own_retention_replaces_the_roles_and_within_is_a_duration():
     assert job["file"]["steps"] == [{"module": "backup_prune", "args": {"path": "/srv/backups", "keep_last": 3,
                                                                         "keep_within": "2d",
                                                                         "state_dir": "/var/lib/drkit"}}]
+    # -1 keeps one per period without limit, as backup_prune takes it.
+    forever = schedule_job({"name": "n", "kind": "prune", "calendar": "daily", "retention": {"yearly": -1}}, SETTINGS)
+    assert forever["file"]["steps"][0]["args"]["keep_yearly"] == -1
     no_prune = schedule_job({"name": "n", "calendar": "daily", "backup": BACKUP, "retention": {}}, SETTINGS)
     assert [step["module"] for step in no_prune["file"]["steps"]] == ["backup"]
 
@@ -65,6 +68,8 @@ def test_an_absent_job_needs_only_its_name():
      "job n: retention has dailly; it takes last, hourly"),
     ({"name": "n", "calendar": "daily", "backup": BACKUP, "retention": {"daily": "7"}},
      "job n: retention daily must be a whole number"),
+    ({"name": "n", "calendar": "daily", "backup": BACKUP, "retention": {"yearly": -2}},
+     "job n: retention yearly must be a whole number, 0 or more (or -1 for no limit), not -2"),
     ({"name": "n", "calendar": "daily", "kind": "prune", "retention": {}}, "job n: a prune job needs retention"),
     ({"name": "n", "calendar": "daily", "kind": "drill", "playbook": "drill.yml"}, "job n: a drill job runs a playbook"),
     ({"name": "n", "calendar": "daily", "backup": BACKUP, "oncalendar": "x"}, "job n: unknown field oncalendar"),
