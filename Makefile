@@ -16,7 +16,8 @@
 #                     default: the fleet, sshd + slapd hosts on 127.0.0.11-14;
 #                     freeipa: an IdM cluster of emulated servers (real slapd) behind sshd on 127.0.0.21-23
 #   make demo         install the collection into .build and run its demo playbook on localhost
-#   make bench        benchmarks against restic, Borg, tar|gpg (not part of make test; writes bench/results.json)
+#   make bench        benchmarks against restic, Borg, tar|gpg, and the fleet of 8 sshd hosts on 127.0.0.31-38
+#                     (not part of make test; writes bench/results.json, databases.json, ldap.json, fleet-results.json)
 #   make provider-docs docs/providers/<name>.md from each provider's option spec (a unit test fails when stale)
 #   make clean        remove .build and tests/output (keeps .venv; `make distclean` removes it too)
 #
@@ -218,6 +219,7 @@ bench: $(call needs,venv collection)
 	python bench/run.py $(BENCH_ARGS)
 	python bench/databases.py $(BENCH_DB_ARGS)
 	python bench/ldap.py $(BENCH_LDAP_ARGS)
+	python bench/fleet.py $(BENCH_FLEET_ARGS)
 
 provider-docs: $(call needs,venv collection)
 	$(VENV)/bin/python hack/provider_docs.py
