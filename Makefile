@@ -139,7 +139,7 @@ lint: $(call needs,venv collection)
 
 unit: $(call needs,venv deps collection)
 	$(call stage,unit)
-	PYTHONPATH=$(COLLECTIONS) pytest tests/unit
+	PYTHONPATH=$(COLLECTIONS) pytest --durations=30 tests/unit  # the slowest 30, to see where the stage goes
 
 # The AWX tests' venv (DESIGN decision 32): awx.awx from PyPI's ansible package, and ansible-builder.
 awx-venv:

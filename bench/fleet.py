@@ -159,8 +159,8 @@ def main():
             one.append(fleet.backup(1))
             many.append(fleet.backup(args.hosts))
             cpu.append(fleet.engine_cpu()[1])
-            print("  rep %d  one host %.2fs  %d hosts %.2fs  engine CPU %.2fs" % (rep + 1, one[-1], args.hosts,
-                                                                                 many[-1], cpu[-1]), flush=True)
+            print("  rep %d  one host %.2fs  %d hosts %.2fs  engine CPU %.2fs"
+                  % (rep + 1, one[-1], args.hosts, many[-1], cpu[-1]), flush=True)
     finally:
         fleet.stop()
     cores = os.cpu_count()

@@ -25,6 +25,14 @@ def pytest_addoption(parser):
     parser.addoption("--fast", action="store_true", help="the quick subset that make test runs")
 
 
+@pytest.fixture(autouse=True)
+def own_state_dir(tmp_path, monkeypatch):
+    """The engine's default state directory is the test's own, never the host's /var/lib/drkit, which the
+    integration targets use while this suite runs beside them (make test)."""
+    from ansible_collections.drkit.backup.plugins.module_utils.host import state  # pylint: disable=import-outside-toplevel
+    monkeypatch.setattr(state, "DEFAULT_STATE_DIR", str(tmp_path / "default-state"))
+
+
 @pytest.fixture(scope="session")
 def fast(request):
     return request.config.getoption("--fast")
