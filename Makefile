@@ -98,6 +98,9 @@ venv:
 deps:
 	$(call stage,deps)
 	hack/install-test-deps
+	# The tests' servers listen on ports 55300-55499, inside the kernel's ephemeral range: keep the kernel from
+	# handing them to outgoing connections, which now and then made a server's start fail ("port in use").
+	sysctl -qw net.ipv4.ip_local_reserved_ports=55300-55499 || echo "deps: ports 55300-55499 not reserved"
 
 collection:
 	$(call stage,collection)
