@@ -6,7 +6,7 @@
 #   make collection   .build/collections/ansible_collections/drkit/backup -> repo root
 #   make sanity       ansible-test sanity on a copy of the tree (works offline, see below)
 #   make lint         ansible-lint, production profile (.ansible-lint)
-#   make unit         pytest tests/unit
+#   make unit         pytest tests/unit (four processes: appliances, databases, directories and the rest)
 #   make reliability  the whole reliability suite (make test runs its quick subset)
 #   make integration  ansible-test integration (tests/integration/targets) on a copy of the tree
 #   make awx          awx_setup.yml against the awx.awx modules' argument specs, its lint, the execution
@@ -140,9 +140,34 @@ lint: $(call needs,venv collection)
 	$(call stage,lint)
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ansible-lint --nocolor
 
+# Four pytest processes at once, sharing no server: the appliances' tests (the CipherTrust and MQ Appliance
+# emulators), the databases' (PostgreSQL, MariaDB, and Keycloak on them), the directories' and the rest of the
+# providers' (slapd, Kanidm, IdM, files), each with its part of the provider contract suite, and the rest (none of
+# those servers). Each starts the servers it uses once and waits on them more than it computes, and prints its 15
+# slowest tests. Their temporary directories stay short (unix sockets live in some).
+UNIT_TMP   := /tmp/drkit-unit
+UNIT_MU    := tests/unit/plugins/module_utils
+UNIT_P     := $(UNIT_MU)/providers
+APPLIANCES := $(UNIT_P)/ciphertrust $(UNIT_P)/mq_appliance $(UNIT_MU)/ciphertrust $(UNIT_MU)/mq_appliance
+DATABASES  := $(UNIT_P)/postgresql $(UNIT_P)/mysql $(UNIT_P)/mariadb_physical $(UNIT_P)/keycloak
+# Which of the contract suite's providers each runs (by their names in the test ids).
+APPLIANCE_NAMES := (ciphertrust or mq_appliance)
+DATABASE_NAMES  := (postgresql or mysql or mariadb_physical or keycloak)
 unit: $(call needs,venv deps collection)
 	$(call stage,unit)
-	PYTHONPATH=$(COLLECTIONS) pytest --durations=30 tests/unit  # the slowest 30, to see where the stage goes
+	rm -rf $(UNIT_TMP) && mkdir -p $(UNIT_TMP)
+	run() { name=$$1; shift; PYTHONPATH=$(COLLECTIONS) pytest -p no:cacheprovider --basetemp=$(UNIT_TMP)/$$name \
+	  --durations=15 "$$@" > $(BUILD)/unit-$$name.log 2>&1; }
+	contract=$(UNIT_P)/test_contract.py
+	run appliances $(APPLIANCES) $$contract -k "not test_contract or $(APPLIANCE_NAMES)" & a=$$!
+	run databases $(DATABASES) $$contract -k "not test_contract or $(DATABASE_NAMES)" & b=$$!
+	run directories $(UNIT_P) $(addprefix --ignore=,$(APPLIANCES) $(DATABASES)) \
+	  -k "not (test_contract and ($(APPLIANCE_NAMES) or $(DATABASE_NAMES)))" & c=$$!
+	run rest tests/unit --ignore=$(UNIT_P) $(addprefix --ignore=,$(APPLIANCES)) & d=$$!
+	rc=0
+	for job in $$a $$b $$c $$d; do wait $$job || rc=1; done
+	for name in appliances databases directories rest; do echo "--- unit: $$name"; cat $(BUILD)/unit-$$name.log; done
+	exit $$rc
 
 # The AWX tests' venv (DESIGN decision 32): awx.awx from PyPI's ansible package, and ansible-builder.
 awx-venv:
